@@ -1,0 +1,886 @@
+//! The HTTP API as decisions: which route a request is, who may call it, which tenant it
+//! belongs to, and what a call does to that tenant's [`Lobby`]. The runtimes only move bytes:
+//! the edge function runs [`route`] and [`authorize`] (stateless, so a bad token never reaches
+//! a tenant), the tenant's coordinator runs [`Lobby::call`] and persists the events it returns
+//! before it answers.
+
+use lobby_wire as wire;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::auth::{self, Claims, TokenRole};
+use crate::client_info;
+use crate::error::{parse_json, ApiError};
+use crate::lobby::{
+    Author, Client, Closer, Command, Details, Event, Group, Lobby, Millis, Operator, Target,
+    Tenant, Widget, DEFAULT_CHAT_LIMIT,
+};
+
+/// The largest request body the API reads.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// The longest text a message may carry, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+const MAX_FIELD_CHARS: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "route", rename_all = "snake_case")]
+pub enum Route {
+    Healthz,
+    OpenApi,
+    CreateTenant,
+    Login,
+    ListGroups,
+    CreateGroup,
+    ListOperators,
+    CreateOperator,
+    ListWidgets,
+    CreateWidget,
+    Me,
+    SetStatus,
+    Ping,
+    Queue,
+    Preview { client: String },
+    Accept { client: String },
+    Redirect { client: String },
+    MySessions,
+    SessionMessages { session: String },
+    PostSessionMessage { session: String },
+    CloseSession { session: String },
+    OperatorEvents,
+    WidgetEntry { key: String },
+    ClientMessages,
+    PostClientMessage,
+    ClientPages,
+    ClientLeave,
+    ClientEvents,
+}
+
+/// Who may call a route, and where its tenant comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone; answered at the edge, no tenant.
+    Public,
+    /// The platform token; the tenant is the body's `slug`.
+    Platform,
+    /// Anyone; the tenant is the body's `tenant`.
+    Login,
+    /// Anyone on an allowed origin; the tenant is the widget key's.
+    Widget,
+    Admin,
+    Operator,
+    Client,
+}
+
+/// Resolves a method and path to a route (404 `not_found` / 405 otherwise).
+pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let m = method.to_ascii_uppercase();
+    let s = |i: usize| segs.get(i).map(|x| x.to_string()).unwrap_or_default();
+    let found: Option<(&[&str], Route)> = match segs.as_slice() {
+        ["healthz"] => Some((&["GET"], Route::Healthz)),
+        ["api", "v1", rest @ ..] => match rest {
+            ["openapi.json"] => Some((&["GET"], Route::OpenApi)),
+            ["tenants"] => Some((&["POST"], Route::CreateTenant)),
+            ["auth", "login"] => Some((&["POST"], Route::Login)),
+            ["groups"] => Some(pick(&m, Route::ListGroups, Route::CreateGroup)),
+            ["operators"] => Some(pick(&m, Route::ListOperators, Route::CreateOperator)),
+            ["widgets"] => Some(pick(&m, Route::ListWidgets, Route::CreateWidget)),
+            ["me"] => Some((&["GET"], Route::Me)),
+            ["me", "status"] => Some((&["PUT"], Route::SetStatus)),
+            ["ping"] => Some((&["GET"], Route::Ping)),
+            ["queue"] => Some((&["GET"], Route::Queue)),
+            ["clients", _, "preview"] => Some((&["GET"], Route::Preview { client: s(3) })),
+            ["queue", _, "accept"] => Some((&["POST"], Route::Accept { client: s(3) })),
+            ["queue", _, "redirect"] => Some((&["POST"], Route::Redirect { client: s(3) })),
+            ["sessions"] => Some((&["GET"], Route::MySessions)),
+            ["sessions", _, "messages"] => Some(pick(
+                &m,
+                Route::SessionMessages { session: s(3) },
+                Route::PostSessionMessage { session: s(3) },
+            )),
+            ["sessions", _, "close"] => Some((&["POST"], Route::CloseSession { session: s(3) })),
+            ["operator", "events"] => Some((&["GET"], Route::OperatorEvents)),
+            ["widgets", _, "entries"] => Some((&["POST"], Route::WidgetEntry { key: s(3) })),
+            ["client", "messages"] => {
+                Some(pick(&m, Route::ClientMessages, Route::PostClientMessage))
+            }
+            ["client", "pages"] => Some((&["POST"], Route::ClientPages)),
+            ["client", "leave"] => Some((&["POST"], Route::ClientLeave)),
+            ["client", "events"] => Some((&["GET"], Route::ClientEvents)),
+            _ => None,
+        },
+        _ => None,
+    };
+    match found {
+        None => Err(ApiError::NoRoute(path.to_string())),
+        Some((methods, r)) if methods.contains(&m.as_str()) => Ok(r),
+        Some(_) => Err(ApiError::MethodNotAllowed(m)),
+    }
+}
+
+/// GET or POST on one path.
+fn pick(method: &str, get: Route, post: Route) -> (&'static [&'static str], Route) {
+    if method == "GET" {
+        (&["GET"], get)
+    } else {
+        (&["POST"], post)
+    }
+}
+
+impl Route {
+    pub fn access(&self) -> Access {
+        use Route::*;
+        match self {
+            Healthz | OpenApi => Access::Public,
+            CreateTenant => Access::Platform,
+            Login => Access::Login,
+            CreateGroup | CreateOperator | ListWidgets | CreateWidget => Access::Admin,
+            WidgetEntry { .. } => Access::Widget,
+            ClientMessages | PostClientMessage | ClientPages | ClientLeave | ClientEvents => {
+                Access::Client
+            }
+            _ => Access::Operator,
+        }
+    }
+
+    pub fn is_websocket(&self) -> bool {
+        matches!(self, Route::OperatorEvents | Route::ClientEvents)
+    }
+}
+
+/// Who makes a call, as established at the edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    Platform,
+    Anonymous,
+    Operator { id: String, admin: bool },
+    Client { id: String, session: String },
+}
+
+/// What the edge knows of a request besides its body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub user_agent: Option<String>,
+    pub origin: Option<String>,
+    pub accept_language: Option<String>,
+    /// `?after=` of message lists and event streams.
+    pub after: Option<u64>,
+}
+
+/// The deployment's secrets, read by the edge from its environment.
+pub struct Secrets<'a> {
+    pub platform_token: &'a str,
+    pub token_secret: &'a [u8],
+}
+
+/// Decides who is calling and which tenant the call goes to. `token` is the bearer token from
+/// the `Authorization` header, or for WebSockets the `token` query parameter.
+pub fn authorize(
+    route: &Route,
+    token: Option<&str>,
+    body: &[u8],
+    secrets: &Secrets,
+    now_secs: i64,
+) -> Result<(Option<String>, Actor), ApiError> {
+    let claims = || -> Result<Claims, ApiError> {
+        let t = token.ok_or_else(|| {
+            ApiError::Unauthorized("sign in first: this needs a bearer token".into())
+        })?;
+        auth::verify_token(t, secrets.token_secret, now_secs)
+    };
+    match route.access() {
+        Access::Public => Ok((None, Actor::Anonymous)),
+        Access::Platform => {
+            let t = token.ok_or_else(|| {
+                ApiError::Unauthorized("creating a tenant needs the platform token".into())
+            })?;
+            if !auth::secret_matches(t, secrets.platform_token) {
+                return Err(ApiError::Unauthorized("the platform token is not valid".into()));
+            }
+            let req: wire::CreateTenant = parse_json(body)?;
+            Ok((Some(valid_slug(&req.slug)?), Actor::Platform))
+        }
+        Access::Login => {
+            let req: wire::Login = parse_json(body)?;
+            Ok((Some(valid_slug(&req.tenant)?), Actor::Anonymous))
+        }
+        Access::Widget => {
+            let Route::WidgetEntry { key } = route else {
+                unreachable!("only widget routes have widget access")
+            };
+            let tenant = tenant_of_widget_key(key)
+                .ok_or_else(|| ApiError::not_found(format!("widget {key}")))?;
+            Ok((Some(tenant), Actor::Anonymous))
+        }
+        Access::Admin | Access::Operator => {
+            let c = claims()?;
+            let admin = match c.role {
+                TokenRole::Admin => true,
+                TokenRole::Operator => false,
+                TokenRole::Client => {
+                    return Err(ApiError::Forbidden("this needs an operator's token".into()))
+                }
+            };
+            if route.access() == Access::Admin && !admin {
+                return Err(ApiError::Forbidden("this needs the admin role".into()));
+            }
+            Ok((Some(c.tenant), Actor::Operator { id: c.sub, admin }))
+        }
+        Access::Client => {
+            let c = claims()?;
+            if c.role != TokenRole::Client {
+                return Err(ApiError::Forbidden("this needs a client's token".into()));
+            }
+            Ok((
+                Some(c.tenant),
+                Actor::Client {
+                    id: c.sub,
+                    session: c.session.unwrap_or_default(),
+                },
+            ))
+        }
+    }
+}
+
+/// A tenant slug: 2–40 lowercase letters, digits and inner dashes.
+pub fn valid_slug(slug: &str) -> Result<String, ApiError> {
+    let ok = (2..=40).contains(&slug.len())
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok {
+        Ok(slug.to_string())
+    } else {
+        Err(ApiError::invalid(
+            "tenant slug must be 2-40 lowercase letters, digits or inner dashes",
+        ))
+    }
+}
+
+/// Widget keys are `<tenant>.<random>`, so an entry finds its tenant without a lookup.
+pub fn tenant_of_widget_key(key: &str) -> Option<String> {
+    let (tenant, rest) = key.split_once('.')?;
+    (!rest.is_empty()).then_some(())?;
+    valid_slug(tenant).ok()
+}
+
+/// What the coordinator gets besides the call: the time, fresh randomness, the token secret,
+/// and read access to the journal's messages.
+pub struct Ctx<'a> {
+    pub now: Millis,
+    /// At least 64 random bytes, fresh for this call.
+    pub entropy: &'a [u8],
+    pub token_secret: &'a [u8],
+    pub messages: &'a dyn MessageLog,
+}
+
+/// Read access to the messages the journal holds (the core keeps only their count).
+pub trait MessageLog {
+    /// The session's messages with `seq > after`, in order, at most `limit`.
+    fn messages(&self, session: &str, after: u64, limit: usize) -> Vec<wire::Message>;
+}
+
+/// The answer to a call: the HTTP status and body, and the events to persist before sending it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub events: Vec<Event>,
+}
+
+impl Reply {
+    fn ok(body: impl Serialize) -> Self {
+        Self::with(200, body, vec![])
+    }
+
+    fn with(status: u16, body: impl Serialize, events: Vec<Event>) -> Self {
+        Reply {
+            status,
+            body: serde_json::to_value(body).expect("wire types serialize"),
+            events,
+        }
+    }
+}
+
+/// Ids are a prefix and 16 hex digits (64 random bits) from the call's entropy.
+fn id(prefix: &str, entropy: &[u8], slot: usize) -> String {
+    let bytes = entropy
+        .get(slot * 8..slot * 8 + 8)
+        .expect("64 bytes of entropy per call");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}_{hex}")
+}
+
+fn text_field(name: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(ApiError::invalid(format!("{name} must not be empty")));
+    }
+    if v.chars().count() > max {
+        return Err(ApiError::invalid(format!("{name} is longer than {max} characters")));
+    }
+    Ok(v.to_string())
+}
+
+fn optional_field(name: &str, value: &Option<String>) -> Result<Option<String>, ApiError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => text_field(name, v, MAX_FIELD_CHARS).map(Some),
+    }
+}
+
+fn email_field(value: &str) -> Result<String, ApiError> {
+    let v = text_field("email", value, MAX_FIELD_CHARS)?;
+    match v.split_once('@') {
+        Some((a, b)) if !a.is_empty() && b.contains('.') && !v.contains(char::is_whitespace) => {
+            Ok(v)
+        }
+        _ => Err(ApiError::invalid(format!("{v} is not an e-mail address"))),
+    }
+}
+
+fn password_field(value: &str) -> Result<&str, ApiError> {
+    if value.chars().count() < 8 {
+        return Err(ApiError::invalid("password must have at least 8 characters"));
+    }
+    if value.len() > 1024 {
+        return Err(ApiError::invalid("password is too long"));
+    }
+    Ok(value)
+}
+
+/// An origin as browsers send it: scheme://host[:port], lowercase, no trailing slash.
+fn normalize_origin(o: &str) -> String {
+    o.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+impl Lobby {
+    fn acting_operator(&self, actor: &Actor) -> Result<&Operator, ApiError> {
+        match actor {
+            Actor::Operator { id, .. } => self
+                .operators
+                .get(id)
+                .ok_or_else(|| ApiError::Unauthorized("this operator no longer exists".into())),
+            _ => Err(ApiError::Forbidden("this needs an operator's token".into())),
+        }
+    }
+
+    fn new_operator(
+        &self,
+        id: String,
+        req: &wire::CreateOperator,
+        salt: &[u8],
+    ) -> Result<Operator, ApiError> {
+        let chat_limit = req.limits.map_or(DEFAULT_CHAT_LIMIT, |l| l.chat);
+        if !(1..=100).contains(&chat_limit) {
+            return Err(ApiError::invalid("limits.chat must be between 1 and 100"));
+        }
+        Ok(Operator {
+            id,
+            email: email_field(&req.email)?,
+            name: text_field("name", &req.name, MAX_FIELD_CHARS)?,
+            role: req.role,
+            groups: req.groups.clone(),
+            chat_limit,
+            password_hash: auth::hash_password(password_field(&req.password)?, salt)?,
+            presence: Default::default(),
+        })
+    }
+
+    /// Runs one API call against this tenant. Nothing changes unless the reply carries events
+    /// (which the caller must persist before sending the reply).
+    pub fn call(
+        &mut self,
+        route: &Route,
+        actor: &Actor,
+        body: &[u8],
+        meta: &Meta,
+        ctx: &Ctx,
+    ) -> Result<Reply, ApiError> {
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+        }
+        if self.tenant.is_none() && *route != Route::CreateTenant {
+            return Err(match route {
+                Route::Login => ApiError::Unauthorized("wrong tenant, e-mail or password".into()),
+                Route::WidgetEntry { key } => ApiError::not_found(format!("widget {key}")),
+                _ => ApiError::Unauthorized("this tenant does not exist".into()),
+            });
+        }
+        let e = ctx.entropy;
+        let reply = match route {
+            Route::Healthz | Route::OpenApi | Route::OperatorEvents | Route::ClientEvents => {
+                return Err(ApiError::NoRoute("this route is served by the edge".into()))
+            }
+            Route::Ping => Reply::ok(json!({"pong": true})),
+            Route::CreateTenant => {
+                let req: wire::CreateTenant = parse_json(body)?;
+                let slug = valid_slug(&req.slug)?;
+                let name = text_field("name", &req.name, MAX_FIELD_CHARS)?;
+                let admin = self.new_operator(
+                    id("op", e, 0),
+                    &wire::CreateOperator {
+                        email: req.admin.email.clone(),
+                        password: req.admin.password.clone(),
+                        name: req.admin.name.clone(),
+                        role: wire::Role::Admin,
+                        groups: vec![],
+                        limits: None,
+                    },
+                    &e[8..24],
+                )?;
+                let cmd = Command::CreateTenant {
+                    tenant: Tenant {
+                        slug: slug.clone(),
+                        name,
+                    },
+                    admin,
+                };
+                let events = self.handle(&cmd, ctx.now)?;
+                Reply::with(201, wire::TenantCreated { tenant: slug }, events)
+            }
+            Route::Login => {
+                let req: wire::Login = parse_json(body)?;
+                let wrong = || ApiError::Unauthorized("wrong tenant, e-mail or password".into());
+                let op = self.operator_by_email(&req.email).ok_or_else(wrong)?;
+                if !auth::verify_password(&req.password, &op.password_hash) {
+                    return Err(wrong());
+                }
+                let exp = ctx.now / 1000 + auth::OPERATOR_TOKEN_SECONDS;
+                let claims = Claims {
+                    tenant: req.tenant.clone(),
+                    sub: op.id.clone(),
+                    role: match op.role {
+                        wire::Role::Admin => TokenRole::Admin,
+                        wire::Role::Operator => TokenRole::Operator,
+                    },
+                    exp,
+                    session: None,
+                };
+                Reply::ok(wire::LoggedIn {
+                    token: auth::sign_token(&claims, ctx.token_secret),
+                    operator: wire::OperatorRef {
+                        id: op.id.clone(),
+                        name: op.name.clone(),
+                        role: op.role,
+                    },
+                    expires_at: crate::rfc3339(exp * 1000),
+                })
+            }
+            Route::ListGroups => {
+                self.acting_operator(actor)?;
+                let groups: Vec<wire::GroupInfo> = self
+                    .groups
+                    .values()
+                    .map(|g| wire::GroupInfo {
+                        id: g.id.clone(),
+                        name: g.name.clone(),
+                    })
+                    .collect();
+                Reply::ok(json!({ "groups": groups }))
+            }
+            Route::CreateGroup => {
+                self.acting_operator(actor)?;
+                let req: wire::CreateGroup = parse_json(body)?;
+                let group = Group {
+                    id: id("g", e, 0),
+                    name: text_field("name", &req.name, MAX_FIELD_CHARS)?,
+                };
+                let events = self.handle(&Command::CreateGroup(group.clone()), ctx.now)?;
+                Reply::with(201, wire::Created { id: group.id }, events)
+            }
+            Route::ListOperators => {
+                self.acting_operator(actor)?;
+                let ops: Vec<wire::OperatorInfo> = self
+                    .operators
+                    .values()
+                    .map(|o| self.operator_info(o))
+                    .collect();
+                Reply::ok(json!({ "operators": ops }))
+            }
+            Route::CreateOperator => {
+                self.acting_operator(actor)?;
+                let req: wire::CreateOperator = parse_json(body)?;
+                for g in &req.groups {
+                    self.group(g)?;
+                }
+                let op = self.new_operator(id("op", e, 0), &req, &e[8..24])?;
+                let events = self.handle(&Command::CreateOperator(op.clone()), ctx.now)?;
+                Reply::with(201, wire::Created { id: op.id }, events)
+            }
+            Route::ListWidgets => {
+                self.acting_operator(actor)?;
+                let ws: Vec<wire::WidgetInfo> = self
+                    .widgets
+                    .values()
+                    .map(|w| wire::WidgetInfo {
+                        id: w.id.clone(),
+                        key: w.key.clone(),
+                        name: w.name.clone(),
+                        group: w.group.clone(),
+                        allowed_origins: w.allowed_origins.clone(),
+                        offline_email: w.offline_email.clone(),
+                    })
+                    .collect();
+                Reply::ok(json!({ "widgets": ws }))
+            }
+            Route::CreateWidget => {
+                self.acting_operator(actor)?;
+                let req: wire::CreateWidget = parse_json(body)?;
+                let slug = &self.tenant.as_ref().expect("checked above").slug;
+                let mut origins = vec![];
+                for o in &req.allowed_origins {
+                    let n = normalize_origin(o);
+                    if !(n.starts_with("http://") || n.starts_with("https://")) || n.len() > 300 {
+                        return Err(ApiError::invalid(format!(
+                            "allowed_origins: {o} is not an http(s) origin"
+                        )));
+                    }
+                    origins.push(n);
+                }
+                let offline_email = match req.offline_email.as_deref() {
+                    None | Some("") => None,
+                    Some(m) => Some(email_field(m)?),
+                };
+                let wid = id("w", e, 0);
+                let widget = Widget {
+                    // 128 random bits after the tenant's slug.
+                    key: format!("{slug}.{}{}", &id("k", e, 1)[2..], &id("k", e, 2)[2..]),
+                    id: wid.clone(),
+                    name: text_field("name", &req.name, MAX_FIELD_CHARS)?,
+                    group: req.group.clone(),
+                    allowed_origins: origins,
+                    offline_email,
+                };
+                let events = self.handle(&Command::CreateWidget(widget.clone()), ctx.now)?;
+                Reply::with(
+                    201,
+                    wire::WidgetCreated {
+                        id: wid,
+                        key: widget.key,
+                    },
+                    events,
+                )
+            }
+            Route::Me => {
+                let op = self.acting_operator(actor)?;
+                Reply::ok(self.operator_info(op))
+            }
+            Route::SetStatus => {
+                let op = self.acting_operator(actor)?.id.clone();
+                let req: wire::SetStatus = parse_json(body)?;
+                let events = self.handle(
+                    &Command::SetPresence {
+                        operator: op,
+                        presence: req.status,
+                    },
+                    ctx.now,
+                )?;
+                Reply::with(200, json!({ "status": req.status }), events)
+            }
+            Route::Queue => {
+                let op = self.acting_operator(actor)?;
+                let clients: Vec<wire::QueueItem> = self
+                    .queue_for(op)
+                    .into_iter()
+                    .map(|(c, pos)| self.queue_item(c, pos))
+                    .collect();
+                Reply::ok(wire::QueueList { clients })
+            }
+            Route::Preview { client } => {
+                let op = self.acting_operator(actor)?;
+                let c = self.visible_client(op, client)?;
+                let messages = ctx.messages.messages(&c.session, 0, 1000);
+                Reply::ok(self.preview(c, messages))
+            }
+            Route::Accept { client } => {
+                let op = self.acting_operator(actor)?.id.clone();
+                self.visible_or_taken(&op, client)?;
+                let events = self.handle(
+                    &Command::Accept {
+                        operator: op,
+                        client: client.clone(),
+                    },
+                    ctx.now,
+                )?;
+                let session = self.clients[client].session.clone();
+                Reply::with(200, wire::Accepted { session }, events)
+            }
+            Route::Redirect { client } => {
+                let op = self.acting_operator(actor)?.id.clone();
+                self.visible_or_taken(&op, client)?;
+                let req: wire::Redirect = parse_json(body)?;
+                let to = match (&req.group, &req.operator) {
+                    (Some(g), None) => Target::Group(g.clone()),
+                    (None, Some(o)) => Target::Operator(o.clone()),
+                    _ => {
+                        return Err(ApiError::invalid(
+                            "give either \"group\" or \"operator\" to redirect to",
+                        ))
+                    }
+                };
+                let note = optional_field("note", &req.note)?;
+                let events = self.handle(
+                    &Command::Redirect {
+                        operator: op,
+                        client: client.clone(),
+                        to,
+                        note,
+                    },
+                    ctx.now,
+                )?;
+                Reply::with(200, json!({ "status": "waiting" }), events)
+            }
+            Route::MySessions => {
+                let op = self.acting_operator(actor)?;
+                let sessions: Vec<wire::ClientInfo> = self
+                    .active_clients(&op.id)
+                    .map(|c| self.client_info(c))
+                    .collect();
+                Reply::ok(json!({ "sessions": sessions }))
+            }
+            Route::SessionMessages { session } => {
+                let op = self.acting_operator(actor)?;
+                let s = self
+                    .sessions
+                    .get(session)
+                    .filter(|s| {
+                        op.role == wire::Role::Admin
+                            || s.operators.contains(&op.id)
+                            || self.clients.get(&s.client).is_some_and(|c| self.may_see(op, c))
+                    })
+                    .ok_or_else(|| ApiError::not_found(format!("session {session}")))?;
+                let messages = ctx.messages.messages(&s.id, meta.after.unwrap_or(0), 1000);
+                Reply::ok(wire::MessageList { messages })
+            }
+            Route::PostSessionMessage { session } => {
+                let op = self.acting_operator(actor)?.id.clone();
+                if !self.sessions.get(session).is_some_and(|s| s.operators.contains(&op)) {
+                    return Err(ApiError::not_found(format!("session {session}")));
+                }
+                let req: wire::PostMessage = parse_json(body)?;
+                self.post(session, Author::Operator(op), req, ctx)?
+            }
+            Route::CloseSession { session } => {
+                let op = self.acting_operator(actor)?.id.clone();
+                if !self.sessions.get(session).is_some_and(|s| s.operators.contains(&op)) {
+                    return Err(ApiError::not_found(format!("session {session}")));
+                }
+                let events = self.handle(
+                    &Command::Close {
+                        session: session.clone(),
+                        by: Closer::Operator(op),
+                    },
+                    ctx.now,
+                )?;
+                Reply::with(200, json!({ "status": "closed" }), events)
+            }
+            Route::WidgetEntry { key } => self.enter(key, body, meta, ctx)?,
+            Route::ClientMessages => {
+                let (_, session) = client_of(actor)?;
+                let messages = ctx.messages.messages(session, meta.after.unwrap_or(0), 1000);
+                Reply::ok(wire::MessageList { messages })
+            }
+            Route::PostClientMessage => {
+                let (_, session) = client_of(actor)?;
+                let req: wire::PostMessage = parse_json(body)?;
+                self.post(&session.to_string(), Author::Client, req, ctx)?
+            }
+            Route::ClientPages => {
+                let (client, _) = client_of(actor)?;
+                let req: wire::ReportPage = parse_json(body)?;
+                let url = text_field("url", &req.url, 2000)?;
+                let events = self.handle(
+                    &Command::VisitPage {
+                        client: client.to_string(),
+                        url,
+                        title: optional_field("title", &req.title)?,
+                    },
+                    ctx.now,
+                )?;
+                Reply::with(202, json!({ "status": "recorded" }), events)
+            }
+            Route::ClientLeave => {
+                let (client, _) = client_of(actor)?;
+                let events = self.handle(
+                    &Command::Leave {
+                        client: client.to_string(),
+                    },
+                    ctx.now,
+                )?;
+                Reply::with(200, json!({ "status": "closed" }), events)
+            }
+        };
+        Ok(reply)
+    }
+
+    /// A client this operator may look at; others are reported as not found, so that ids of
+    /// other groups (or tenants) reveal nothing.
+    fn visible_client(&self, op: &Operator, client: &str) -> Result<&Client, ApiError> {
+        self.clients
+            .get(client)
+            .filter(|c| self.may_see(op, c))
+            .ok_or_else(|| ApiError::not_found(format!("client {client}")))
+    }
+
+    /// For accept and redirect: a client the operator could serve, or one already taken
+    /// (which the command then refuses with `already_accepted`).
+    fn visible_or_taken(&self, op: &str, client: &str) -> Result<(), ApiError> {
+        let op = self.operator(op)?;
+        match self.clients.get(client) {
+            Some(c) if self.may_see(op, c) => Ok(()),
+            Some(c) if matches!(c.state, crate::lobby::ClientState::Active { .. }) => Ok(()),
+            _ => Err(ApiError::not_found(format!("client {client}"))),
+        }
+    }
+
+    fn post(
+        &mut self,
+        session: &str,
+        author: Author,
+        req: wire::PostMessage,
+        ctx: &Ctx,
+    ) -> Result<Reply, ApiError> {
+        if req.text.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(ApiError::invalid(format!(
+                "text is longer than {MAX_MESSAGE_CHARS} characters"
+            )));
+        }
+        if req.attachments.len() > 10
+            || req
+                .attachments
+                .iter()
+                .any(|a| !(a.url.starts_with("https://") || a.url.starts_with("http://")))
+        {
+            return Err(ApiError::invalid(
+                "attachments: at most 10, each with an http(s) url",
+            ));
+        }
+        let events = self.handle(
+            &Command::PostMessage {
+                session: session.to_string(),
+                author,
+                text: req.text,
+                attachments: req.attachments,
+            },
+            ctx.now,
+        )?;
+        let seq = match events.first() {
+            Some(Event::MessagePosted { seq, .. }) => *seq,
+            _ => 0,
+        };
+        Ok(Reply::with(201, wire::Posted { seq }, events))
+    }
+
+    fn enter(&mut self, key: &str, body: &[u8], meta: &Meta, ctx: &Ctx) -> Result<Reply, ApiError> {
+        let widget = self
+            .widget_by_key(key)
+            .ok_or_else(|| ApiError::not_found(format!("widget {key}")))?
+            .clone();
+        if !widget.allowed_origins.is_empty() {
+            let origin = meta.origin.as_deref().map(normalize_origin);
+            if !origin.as_ref().is_some_and(|o| widget.allowed_origins.contains(o)) {
+                return Err(ApiError::OriginNotAllowed(format!(
+                    "this widget does not accept entries from {}",
+                    meta.origin.as_deref().unwrap_or("a page without an Origin")
+                )));
+            }
+        }
+        let req: wire::WidgetEntry = parse_json(body)?;
+        use wire::EntryKind::*;
+        match req.entry {
+            Webchat | Video | Callback => {}
+            Invitation => {
+                return Err(ApiError::invalid(
+                    "invitation entries need an invitation code, which this widget does not take yet",
+                ))
+            }
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "{other:?} clients arrive through their channel, not a widget"
+                )))
+            }
+        }
+        let name = optional_field("form.name", &req.form.name)?;
+        let phone = optional_field("form.phone", &req.form.phone)?;
+        let email = match req.form.email.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(m) => Some(email_field(m)?),
+        };
+        if req.entry == Callback && phone.is_none() {
+            return Err(ApiError::invalid("a callback needs form.phone"));
+        }
+        if serde_json::to_vec(&req.params).map_or(0, |v| v.len()) > 16 * 1024 {
+            return Err(ApiError::invalid("params are larger than 16 KiB"));
+        }
+        let target = Target::Group(widget.group.clone());
+        if !self.anyone_online(&target) {
+            return Ok(Reply::ok(json!({ "status": "offline" })));
+        }
+        let (browser, os) = client_info::browser_and_os(meta.user_agent.as_deref());
+        let contact = email
+            .as_ref()
+            .map(|m| format!("email:{}", m.to_lowercase()))
+            .or_else(|| phone.as_ref().map(|p| format!("phone:{p}")));
+        let details = Details {
+            language: client_info::language(
+                req.language.as_deref(),
+                meta.accept_language.as_deref(),
+            ),
+            browser,
+            os,
+            widget: Some(widget.id.clone()),
+            name,
+            phone,
+            email,
+            page: req.page.clone(),
+            params: req.params.clone(),
+            contact,
+        };
+        let client = id("c", ctx.entropy, 0);
+        let session = id("s", ctx.entropy, 1);
+        let events = self.handle(
+            &Command::Enter {
+                client: client.clone(),
+                session: session.clone(),
+                entry: req.entry,
+                details,
+                target,
+            },
+            ctx.now,
+        )?;
+        let position = self.position(&self.clients[&client]).unwrap_or(0);
+        let tenant = self.tenant.as_ref().expect("checked").slug.clone();
+        let token = auth::sign_token(
+            &Claims {
+                tenant,
+                sub: client.clone(),
+                role: TokenRole::Client,
+                exp: ctx.now / 1000 + auth::CLIENT_TOKEN_SECONDS,
+                session: Some(session.clone()),
+            },
+            ctx.token_secret,
+        );
+        Ok(Reply::with(
+            201,
+            wire::EntryAccepted {
+                client,
+                token,
+                status: wire::ClientStatus::Waiting,
+                position,
+                session,
+            },
+            events,
+        ))
+    }
+}
+
+fn client_of(actor: &Actor) -> Result<(&str, &str), ApiError> {
+    match actor {
+        Actor::Client { id, session } => Ok((id, session)),
+        _ => Err(ApiError::Forbidden("this needs a client's token".into())),
+    }
+}

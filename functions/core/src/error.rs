@@ -1,0 +1,139 @@
+//! Every way a request can be refused, typed inside the core and turned into the API's
+//! `{"error": {"code", "message"}}` body with its HTTP status at the edge.
+
+use lobby_wire::{ErrorBody, ErrorDetail};
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    OriginNotAllowed(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("no route for {0}")]
+    NoRoute(String),
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("this client was already accepted by another operator")]
+    AlreadyAccepted,
+    #[error("{0}")]
+    Capacity(String),
+    #[error("a tenant with this slug already exists")]
+    TenantExists,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotWaiting(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::InvalidJson(_) => 400,
+            ApiError::InvalidBody(_) => 422,
+            ApiError::PayloadTooLarge(_) => 413,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) | ApiError::OriginNotAllowed(_) => 403,
+            ApiError::NotFound(_) | ApiError::NoRoute(_) => 404,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::AlreadyAccepted
+            | ApiError::Capacity(_)
+            | ApiError::TenantExists
+            | ApiError::Conflict(_)
+            | ApiError::NotWaiting(_) => 409,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::InvalidBody(_) => "invalid_body",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::OriginNotAllowed(_) => "origin_not_allowed",
+            ApiError::NotFound(_) | ApiError::NoRoute(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::AlreadyAccepted => "already_accepted",
+            ApiError::Capacity(_) => "capacity",
+            ApiError::TenantExists => "tenant_exists",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::NotWaiting(_) => "not_waiting",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_string(),
+                message: self.to_string(),
+            },
+        }
+    }
+
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        ApiError::InvalidBody(msg.into())
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        ApiError::NotFound(what.into())
+    }
+}
+
+/// Parses a JSON body into `T`: a syntax error is a 400 `invalid_json`, a body of the wrong
+/// shape (missing field, wrong type) a 422 `invalid_body` naming what is wrong.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidJson("the body is empty".into()));
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            ApiError::InvalidJson(e.to_string())
+        }
+        serde_json::error::Category::Data | serde_json::error::Category::Io => {
+            ApiError::InvalidBody(format!("the body does not match the expected shape: {e}"))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct G {
+        name: String,
+    }
+
+    #[test]
+    fn syntax_errors_are_400_and_shape_errors_422() {
+        assert_eq!(parse_json::<G>(b"{nope").unwrap_err().status(), 400);
+        assert_eq!(parse_json::<G>(b"").unwrap_err().status(), 400);
+        assert_eq!(parse_json::<G>(b"{}").unwrap_err().status(), 422);
+        assert_eq!(parse_json::<G>(br#"{"name":5}"#).unwrap_err().status(), 422);
+        assert_eq!(parse_json::<G>(br#"[1]"#).unwrap_err().status(), 422);
+        assert!(parse_json::<G>(br#"{"name":"x"}"#).is_ok());
+    }
+
+    #[test]
+    fn error_bodies_carry_code_and_message() {
+        let b = ApiError::AlreadyAccepted.body();
+        assert_eq!(b.error.code, "already_accepted");
+        assert!(b.error.message.contains("another operator"));
+    }
+}

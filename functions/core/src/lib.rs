@@ -1,0 +1,38 @@
+//! Lobby's core: every rule of the contact center, sans-IO. It never reads a clock, a socket, a
+//! disk or a random source: the adapters (`functions/cloudflare`, `functions/spin`) pass time,
+//! randomness and stored history in, and persist and deliver what comes out.
+//!
+//! - [`lobby`]: one tenant's state machine (configuration, presence, queue, sessions), event-sourced.
+//! - [`capacity`]: how many sessions, and which kinds, an operator may serve at once.
+//! - [`auth`]: password hashes and signed, expiring tokens.
+//! - [`client_info`]: browser, OS and language of a client.
+//! - [`api`]: the HTTP API's routes, who may call them, and what each call does to a tenant.
+//! - [`openapi`]: the OpenAPI document the server serves.
+
+pub mod api;
+pub mod auth;
+pub mod capacity;
+pub mod client_info;
+pub mod error;
+pub mod lobby;
+pub mod openapi;
+pub mod views;
+
+pub use error::ApiError;
+pub use lobby::{Command, Event, Lobby, Millis};
+
+/// RFC 3339 UTC with milliseconds, the API's timestamp format.
+pub fn rfc3339(at: Millis) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+}

@@ -1,0 +1,949 @@
+//! One tenant's live state and every rule that changes it: configuration (groups, operators,
+//! widgets), presence, the waiting queue, accept, redirect, leave, messages and close.
+//!
+//! It is event-sourced: [`Lobby::decide`] checks a [`Command`] against the state and answers
+//! the [`Event`]s it causes, or a refusal; [`Lobby::apply`] folds an event into the state and
+//! never fails. An adapter persists the events (its journal) before it acknowledges anything,
+//! and rebuilds the state after a restart by loading a snapshot and applying the events after it.
+//! Because `decide` reads and `apply` writes with no I/O in between, a coordinator that runs one
+//! command at a time gives every race (two accepts of one client) exactly one winner.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lobby_wire::{Attachment, EntryKind, Page, PageView, Party, Presence, Role};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::capacity;
+use crate::error::ApiError;
+
+/// Milliseconds since the Unix epoch; the caller's clock.
+pub type Millis = i64;
+
+/// The chat limit of an operator for whom the admin set none.
+pub const DEFAULT_CHAT_LIMIT: u32 = 3;
+/// How many page views of one client's visit are kept for the preview.
+pub const MAX_PAGES_PER_SESSION: usize = 100;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tenant {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Operator {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub groups: Vec<String>,
+    pub chat_limit: u32,
+    pub password_hash: String,
+    #[serde(default)]
+    pub presence: Presence,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Widget {
+    pub id: String,
+    pub key: String,
+    pub name: String,
+    pub group: String,
+    pub allowed_origins: Vec<String>,
+    pub offline_email: Option<String>,
+}
+
+/// Where a waiting client waits: in a group's queue, or for one operator only.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Group(String),
+    Operator(String),
+}
+
+/// What a client told us, or what we learnt, at entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Details {
+    pub language: Option<String>,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    pub widget: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub page: Option<Page>,
+    #[serde(default)]
+    pub params: Map<String, Value>,
+    /// Who this client is across visits (an e-mail, a phone, a channel user id), for the
+    /// preview's past sessions.
+    pub contact: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientState {
+    Waiting {
+        target: Target,
+        since: Millis,
+        /// Arrival order in its queue; positions are ranks of this.
+        order: u64,
+    },
+    Active {
+        operator: String,
+        since: Millis,
+    },
+}
+
+/// A client who is here now: waiting or being served. A closed or departed client leaves this
+/// map; its session stays in [`Lobby::sessions`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Client {
+    pub id: String,
+    pub session: String,
+    pub entry: EntryKind,
+    pub details: Details,
+    pub state: ClientState,
+    pub entered_at: Millis,
+}
+
+/// Every session, live or closed: the conversation of one client visit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Session {
+    pub id: String,
+    pub client: String,
+    pub entry: EntryKind,
+    pub contact: Option<String>,
+    pub started_at: Millis,
+    pub closed_at: Option<Millis>,
+    /// Every operator who served it, in order.
+    pub operators: Vec<String>,
+    /// The sequence number the next message gets (the first is 1).
+    pub next_seq: u64,
+    pub pages: Vec<PageView>,
+}
+
+/// A change of state. Persisted in order; applying them from an empty state gives the state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    TenantCreated {
+        tenant: Tenant,
+    },
+    GroupCreated {
+        group: Group,
+    },
+    OperatorCreated {
+        operator: Operator,
+    },
+    WidgetCreated {
+        widget: Widget,
+    },
+    PresenceChanged {
+        operator: String,
+        presence: Presence,
+    },
+    ClientEntered {
+        client: String,
+        session: String,
+        entry: EntryKind,
+        details: Details,
+        target: Target,
+        order: u64,
+    },
+    ClientAccepted {
+        client: String,
+        session: String,
+        operator: String,
+        /// The queue it left.
+        from: Target,
+    },
+    ClientRedirected {
+        client: String,
+        session: String,
+        /// The queue it waited in, or the operator who served it.
+        from: Redirected,
+        to: Target,
+        order: u64,
+        by: String,
+        note: Option<String>,
+    },
+    ClientLeft {
+        client: String,
+        session: String,
+        from: Target,
+    },
+    MessagePosted {
+        client: String,
+        session: String,
+        seq: u64,
+        from: Party,
+        /// The operator who wrote it, for operator messages; the serving operator otherwise.
+        operator: Option<String>,
+        text: String,
+        #[serde(default)]
+        attachments: Vec<Attachment>,
+    },
+    PageVisited {
+        client: String,
+        session: String,
+        url: String,
+        title: Option<String>,
+    },
+    SessionClosed {
+        client: String,
+        session: String,
+        /// Who served it when it closed, if anyone.
+        operator: Option<String>,
+        /// The queue it was waiting in, if it closed while waiting.
+        waiting_in: Option<Target>,
+        by: Party,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Redirected {
+    Queue(Target),
+    Operator(String),
+}
+
+impl Event {
+    /// The client and session an event concerns, for the journal's indexes.
+    pub fn subject(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Event::ClientEntered {
+                client, session, ..
+            }
+            | Event::ClientAccepted {
+                client, session, ..
+            }
+            | Event::ClientRedirected {
+                client, session, ..
+            }
+            | Event::ClientLeft {
+                client, session, ..
+            }
+            | Event::MessagePosted {
+                client, session, ..
+            }
+            | Event::PageVisited {
+                client, session, ..
+            }
+            | Event::SessionClosed {
+                client, session, ..
+            } => (Some(client), Some(session)),
+            _ => (None, None),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::TenantCreated { .. } => "tenant_created",
+            Event::GroupCreated { .. } => "group_created",
+            Event::OperatorCreated { .. } => "operator_created",
+            Event::WidgetCreated { .. } => "widget_created",
+            Event::PresenceChanged { .. } => "presence_changed",
+            Event::ClientEntered { .. } => "client_entered",
+            Event::ClientAccepted { .. } => "client_accepted",
+            Event::ClientRedirected { .. } => "client_redirected",
+            Event::ClientLeft { .. } => "client_left",
+            Event::MessagePosted { .. } => "message_posted",
+            Event::PageVisited { .. } => "page_visited",
+            Event::SessionClosed { .. } => "session_closed",
+        }
+    }
+}
+
+/// Who writes a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Author {
+    Client,
+    Operator(String),
+    System,
+}
+
+/// Who ends a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closer {
+    Client,
+    Operator(String),
+}
+
+/// A request to change the state. Ids and time come from the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    CreateTenant {
+        tenant: Tenant,
+        admin: Operator,
+    },
+    CreateGroup(Group),
+    CreateOperator(Operator),
+    CreateWidget(Widget),
+    SetPresence {
+        operator: String,
+        presence: Presence,
+    },
+    Enter {
+        client: String,
+        session: String,
+        entry: EntryKind,
+        details: Details,
+        target: Target,
+    },
+    Accept {
+        operator: String,
+        client: String,
+    },
+    Redirect {
+        operator: String,
+        client: String,
+        to: Target,
+        note: Option<String>,
+    },
+    /// The client goes away (closes the widget): out of the queue, or ends its session.
+    Leave {
+        client: String,
+    },
+    PostMessage {
+        session: String,
+        author: Author,
+        text: String,
+        attachments: Vec<Attachment>,
+    },
+    VisitPage {
+        client: String,
+        url: String,
+        title: Option<String>,
+    },
+    Close {
+        session: String,
+        by: Closer,
+    },
+}
+
+/// The state of one tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct Lobby {
+    pub tenant: Option<Tenant>,
+    pub groups: BTreeMap<String, Group>,
+    pub operators: BTreeMap<String, Operator>,
+    pub widgets: BTreeMap<String, Widget>,
+    pub clients: BTreeMap<String, Client>,
+    pub sessions: BTreeMap<String, Session>,
+    next_order: u64,
+    /// Derived indexes, rebuilt by [`Lobby::reindex`] after loading a snapshot.
+    #[serde(skip)]
+    index: Index,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Index {
+    /// Each queue's waiting clients by arrival order.
+    queues: BTreeMap<Target, BTreeMap<u64, String>>,
+    /// Each operator's active clients.
+    active: BTreeMap<String, BTreeSet<String>>,
+    email: BTreeMap<String, String>,
+    widget_key: BTreeMap<String, String>,
+}
+
+impl Lobby {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rebuilds the derived indexes; call after deserializing a snapshot.
+    pub fn reindex(&mut self) {
+        let mut index = Index::default();
+        for c in self.clients.values() {
+            match &c.state {
+                ClientState::Waiting { target, order, .. } => {
+                    index
+                        .queues
+                        .entry(target.clone())
+                        .or_default()
+                        .insert(*order, c.id.clone());
+                }
+                ClientState::Active { operator, .. } => {
+                    index
+                        .active
+                        .entry(operator.clone())
+                        .or_default()
+                        .insert(c.id.clone());
+                }
+            }
+        }
+        for o in self.operators.values() {
+            index.email.insert(o.email.to_lowercase(), o.id.clone());
+        }
+        for w in self.widgets.values() {
+            index.widget_key.insert(w.key.clone(), w.id.clone());
+        }
+        self.index = index;
+    }
+
+    // ------------------------------------------------------------------ queries
+
+    pub fn operator_by_email(&self, email: &str) -> Option<&Operator> {
+        self.index
+            .email
+            .get(&email.trim().to_lowercase())
+            .and_then(|id| self.operators.get(id))
+    }
+
+    pub fn widget_by_key(&self, key: &str) -> Option<&Widget> {
+        self.index
+            .widget_key
+            .get(key)
+            .and_then(|id| self.widgets.get(id))
+    }
+
+    /// Ids of the clients an operator serves now.
+    pub fn active_clients(&self, operator: &str) -> impl Iterator<Item = &Client> {
+        self.index
+            .active
+            .get(operator)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.clients.get(id))
+    }
+
+    pub fn load(&self, operator: &str) -> u32 {
+        self.index.active.get(operator).map_or(0, |s| s.len() as u32)
+    }
+
+    fn active_kinds(&self, operator: &str) -> Vec<EntryKind> {
+        self.active_clients(operator).map(|c| c.entry).collect()
+    }
+
+    /// May this operator serve clients waiting in `target`?
+    pub fn serves(&self, operator: &Operator, target: &Target) -> bool {
+        match target {
+            Target::Group(g) => operator.groups.iter().any(|x| x == g),
+            Target::Operator(o) => *o == operator.id,
+        }
+    }
+
+    /// Operators who see a queue.
+    pub fn operators_serving<'a>(&'a self, target: &'a Target) -> impl Iterator<Item = &'a Operator> {
+        self.operators.values().filter(move |o| self.serves(o, target))
+    }
+
+    /// Is anyone online to take a client in this queue? (Else the widget offers the offline form.)
+    pub fn anyone_online(&self, target: &Target) -> bool {
+        self.operators_serving(target)
+            .any(|o| o.presence == Presence::Online)
+    }
+
+    /// The waiting clients of one queue, in arrival order (position = index + 1).
+    pub fn queue(&self, target: &Target) -> impl Iterator<Item = &Client> {
+        self.index
+            .queues
+            .get(target)
+            .into_iter()
+            .flat_map(|q| q.values())
+            .filter_map(|id| self.clients.get(id))
+    }
+
+    /// A waiting client's 1-based position in its queue.
+    pub fn position(&self, client: &Client) -> Option<u32> {
+        let ClientState::Waiting { target, order, .. } = &client.state else {
+            return None;
+        };
+        let q = self.index.queues.get(target)?;
+        Some(q.range(..order).count() as u32 + 1)
+    }
+
+    /// Every queue an operator sees, merged in order of waiting time.
+    pub fn queue_for(&self, operator: &Operator) -> Vec<(&Client, u32)> {
+        let mut out: Vec<(&Client, u32)> = Vec::new();
+        for target in self.index.queues.keys() {
+            if self.serves(operator, target) {
+                out.extend(self.queue(target).zip(1..));
+            }
+        }
+        out.sort_by_key(|(c, _)| match &c.state {
+            ClientState::Waiting { since, order, .. } => (*since, *order),
+            ClientState::Active { since, .. } => (*since, 0),
+        });
+        out
+    }
+
+    pub fn client_by_session(&self, session: &str) -> Option<&Client> {
+        self.sessions
+            .get(session)
+            .and_then(|s| self.clients.get(&s.client))
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    /// Checks a command and answers the events it causes; changes nothing.
+    pub fn decide(&self, cmd: &Command) -> Result<Vec<Event>, ApiError> {
+        match cmd {
+            Command::CreateTenant { tenant, admin } => {
+                if self.tenant.is_some() {
+                    return Err(ApiError::TenantExists);
+                }
+                Ok(vec![
+                    Event::TenantCreated {
+                        tenant: tenant.clone(),
+                    },
+                    Event::OperatorCreated {
+                        operator: admin.clone(),
+                    },
+                ])
+            }
+            Command::CreateGroup(group) => {
+                if self.groups.contains_key(&group.id) {
+                    return Err(ApiError::Conflict("a group with this id exists".into()));
+                }
+                Ok(vec![Event::GroupCreated {
+                    group: group.clone(),
+                }])
+            }
+            Command::CreateOperator(op) => {
+                if self.operator_by_email(&op.email).is_some() {
+                    return Err(ApiError::Conflict(format!(
+                        "an operator with e-mail {} exists",
+                        op.email
+                    )));
+                }
+                if self.operators.contains_key(&op.id) {
+                    return Err(ApiError::Conflict("an operator with this id exists".into()));
+                }
+                for g in &op.groups {
+                    self.group(g)?;
+                }
+                if op.chat_limit == 0 {
+                    return Err(ApiError::invalid("limits.chat must be at least 1"));
+                }
+                Ok(vec![Event::OperatorCreated {
+                    operator: op.clone(),
+                }])
+            }
+            Command::CreateWidget(w) => {
+                self.group(&w.group)?;
+                if self.widgets.contains_key(&w.id) || self.widget_by_key(&w.key).is_some() {
+                    return Err(ApiError::Conflict("a widget with this id exists".into()));
+                }
+                Ok(vec![Event::WidgetCreated { widget: w.clone() }])
+            }
+            Command::SetPresence { operator, presence } => {
+                let op = self.operator(operator)?;
+                if op.presence == *presence {
+                    return Ok(vec![]);
+                }
+                Ok(vec![Event::PresenceChanged {
+                    operator: operator.clone(),
+                    presence: *presence,
+                }])
+            }
+            Command::Enter {
+                client,
+                session,
+                entry,
+                details,
+                target,
+            } => {
+                if self.clients.contains_key(client) || self.sessions.contains_key(session) {
+                    return Err(ApiError::Conflict("this client id is taken".into()));
+                }
+                self.check_target(target)?;
+                Ok(vec![Event::ClientEntered {
+                    client: client.clone(),
+                    session: session.clone(),
+                    entry: *entry,
+                    details: details.clone(),
+                    target: target.clone(),
+                    order: self.next_order,
+                }])
+            }
+            Command::Accept { operator, client } => {
+                let op = self.operator(operator)?;
+                let c = self.client(client)?;
+                let from = match &c.state {
+                    ClientState::Active { .. } => return Err(ApiError::AlreadyAccepted),
+                    ClientState::Waiting { target, .. } => target,
+                };
+                if !self.serves(op, from) {
+                    return Err(ApiError::Forbidden(
+                        "this client waits for another group or operator".into(),
+                    ));
+                }
+                capacity::check(&self.active_kinds(operator), op.chat_limit, c.entry)
+                    .map_err(|r| ApiError::Capacity(r.message()))?;
+                Ok(vec![Event::ClientAccepted {
+                    client: client.clone(),
+                    session: c.session.clone(),
+                    operator: operator.clone(),
+                    from: from.clone(),
+                }])
+            }
+            Command::Redirect {
+                operator,
+                client,
+                to,
+                note,
+            } => {
+                let op = self.operator(operator)?;
+                let c = self.client(client)?;
+                self.check_target(to)?;
+                let from = match &c.state {
+                    ClientState::Waiting { target, .. } => {
+                        if !self.serves(op, target) && op.role != Role::Admin {
+                            return Err(ApiError::Forbidden(
+                                "only an operator who may serve this client can redirect it"
+                                    .into(),
+                            ));
+                        }
+                        if target == to {
+                            return Err(ApiError::Conflict(
+                                "the client already waits there".into(),
+                            ));
+                        }
+                        Redirected::Queue(target.clone())
+                    }
+                    ClientState::Active {
+                        operator: serving, ..
+                    } => {
+                        if serving != operator && op.role != Role::Admin {
+                            return Err(ApiError::Forbidden(
+                                "another operator serves this client".into(),
+                            ));
+                        }
+                        Redirected::Operator(serving.clone())
+                    }
+                };
+                Ok(vec![Event::ClientRedirected {
+                    client: client.clone(),
+                    session: c.session.clone(),
+                    from,
+                    to: to.clone(),
+                    order: self.next_order,
+                    by: operator.clone(),
+                    note: note.clone(),
+                }])
+            }
+            Command::Leave { client } => {
+                let c = self.client(client)?;
+                Ok(vec![match &c.state {
+                    ClientState::Waiting { target, .. } => Event::ClientLeft {
+                        client: client.clone(),
+                        session: c.session.clone(),
+                        from: target.clone(),
+                    },
+                    ClientState::Active { operator, .. } => Event::SessionClosed {
+                        client: client.clone(),
+                        session: c.session.clone(),
+                        operator: Some(operator.clone()),
+                        waiting_in: None,
+                        by: Party::Client,
+                    },
+                }])
+            }
+            Command::PostMessage {
+                session,
+                author,
+                text,
+                attachments,
+            } => {
+                let c = self.live_session(session)?;
+                let s = &self.sessions[session];
+                let serving = match &c.state {
+                    ClientState::Active { operator, .. } => Some(operator.clone()),
+                    ClientState::Waiting { .. } => None,
+                };
+                let (from, operator) = match author {
+                    Author::Client => (Party::Client, serving),
+                    Author::System => (Party::System, serving),
+                    Author::Operator(o) => {
+                        if serving.as_deref() != Some(o.as_str()) {
+                            return Err(ApiError::Forbidden(
+                                "only the operator serving this session can write in it".into(),
+                            ));
+                        }
+                        (Party::Operator, serving)
+                    }
+                };
+                if text.trim().is_empty() && attachments.is_empty() {
+                    return Err(ApiError::invalid("a message needs text or an attachment"));
+                }
+                Ok(vec![Event::MessagePosted {
+                    client: c.id.clone(),
+                    session: session.clone(),
+                    seq: s.next_seq,
+                    from,
+                    operator,
+                    text: text.clone(),
+                    attachments: attachments.clone(),
+                }])
+            }
+            Command::VisitPage { client, url, title } => {
+                let c = self.client(client)?;
+                Ok(vec![Event::PageVisited {
+                    client: client.clone(),
+                    session: c.session.clone(),
+                    url: url.clone(),
+                    title: title.clone(),
+                }])
+            }
+            Command::Close { session, by } => {
+                let c = self.live_session(session)?;
+                let (operator, waiting_in) = match &c.state {
+                    ClientState::Active { operator, .. } => (Some(operator.clone()), None),
+                    ClientState::Waiting { target, .. } => (None, Some(target.clone())),
+                };
+                let by = match by {
+                    Closer::Client => Party::Client,
+                    Closer::Operator(o) => {
+                        if operator.as_deref() != Some(o.as_str()) {
+                            return Err(ApiError::Forbidden(
+                                "only the operator serving this session can close it".into(),
+                            ));
+                        }
+                        Party::Operator
+                    }
+                };
+                Ok(vec![Event::SessionClosed {
+                    client: c.id.clone(),
+                    session: session.clone(),
+                    operator,
+                    waiting_in,
+                    by,
+                }])
+            }
+        }
+    }
+
+    /// Folds one event into the state. `at` is when it happened.
+    pub fn apply(&mut self, event: &Event, at: Millis) {
+        match event {
+            Event::TenantCreated { tenant } => self.tenant = Some(tenant.clone()),
+            Event::GroupCreated { group } => {
+                self.groups.insert(group.id.clone(), group.clone());
+            }
+            Event::OperatorCreated { operator } => {
+                self.index
+                    .email
+                    .insert(operator.email.to_lowercase(), operator.id.clone());
+                self.operators.insert(operator.id.clone(), operator.clone());
+            }
+            Event::WidgetCreated { widget } => {
+                self.index
+                    .widget_key
+                    .insert(widget.key.clone(), widget.id.clone());
+                self.widgets.insert(widget.id.clone(), widget.clone());
+            }
+            Event::PresenceChanged { operator, presence } => {
+                if let Some(o) = self.operators.get_mut(operator) {
+                    o.presence = *presence;
+                }
+            }
+            Event::ClientEntered {
+                client,
+                session,
+                entry,
+                details,
+                target,
+                order,
+            } => {
+                self.sessions.insert(
+                    session.clone(),
+                    Session {
+                        id: session.clone(),
+                        client: client.clone(),
+                        entry: *entry,
+                        contact: details.contact.clone(),
+                        started_at: at,
+                        closed_at: None,
+                        operators: vec![],
+                        next_seq: 1,
+                        pages: details
+                            .page
+                            .iter()
+                            .map(|p| PageView {
+                                url: p.url.clone(),
+                                title: p.title.clone(),
+                                at: crate::rfc3339(at),
+                            })
+                            .collect(),
+                    },
+                );
+                self.clients.insert(
+                    client.clone(),
+                    Client {
+                        id: client.clone(),
+                        session: session.clone(),
+                        entry: *entry,
+                        details: details.clone(),
+                        state: ClientState::Waiting {
+                            target: target.clone(),
+                            since: at,
+                            order: *order,
+                        },
+                        entered_at: at,
+                    },
+                );
+                self.enqueue(target, *order, client);
+            }
+            Event::ClientAccepted {
+                client, operator, ..
+            } => {
+                self.unqueue(client);
+                if let Some(c) = self.clients.get_mut(client) {
+                    c.state = ClientState::Active {
+                        operator: operator.clone(),
+                        since: at,
+                    };
+                    if let Some(s) = self.sessions.get_mut(&c.session) {
+                        s.operators.push(operator.clone());
+                    }
+                }
+                self.index
+                    .active
+                    .entry(operator.clone())
+                    .or_default()
+                    .insert(client.clone());
+            }
+            Event::ClientRedirected {
+                client, to, order, ..
+            } => {
+                self.unqueue(client);
+                self.unassign(client);
+                if let Some(c) = self.clients.get_mut(client) {
+                    c.state = ClientState::Waiting {
+                        target: to.clone(),
+                        since: at,
+                        order: *order,
+                    };
+                }
+                self.enqueue(to, *order, client);
+            }
+            Event::ClientLeft { client, session, .. }
+            | Event::SessionClosed {
+                client, session, ..
+            } => {
+                self.unqueue(client);
+                self.unassign(client);
+                self.clients.remove(client);
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.closed_at = Some(at);
+                }
+            }
+            Event::MessagePosted { session, seq, .. } => {
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.next_seq = s.next_seq.max(seq + 1);
+                }
+            }
+            Event::PageVisited {
+                session,
+                url,
+                title,
+                ..
+            } => {
+                if let Some(s) = self.sessions.get_mut(session) {
+                    if s.pages.len() >= MAX_PAGES_PER_SESSION {
+                        s.pages.remove(0);
+                    }
+                    s.pages.push(PageView {
+                        url: url.clone(),
+                        title: title.clone(),
+                        at: crate::rfc3339(at),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Decides and applies: the events that happened, or why nothing did.
+    pub fn handle(&mut self, cmd: &Command, at: Millis) -> Result<Vec<Event>, ApiError> {
+        let events = self.decide(cmd)?;
+        for e in &events {
+            self.apply(e, at);
+        }
+        Ok(events)
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    fn enqueue(&mut self, target: &Target, order: u64, client: &str) {
+        self.next_order = self.next_order.max(order + 1);
+        self.index
+            .queues
+            .entry(target.clone())
+            .or_default()
+            .insert(order, client.to_string());
+    }
+
+    fn unqueue(&mut self, client: &str) {
+        if let Some(Client {
+            state: ClientState::Waiting { target, order, .. },
+            ..
+        }) = self.clients.get(client)
+        {
+            if let Some(q) = self.index.queues.get_mut(target) {
+                q.remove(order);
+                if q.is_empty() {
+                    self.index.queues.remove(target);
+                }
+            }
+        }
+    }
+
+    fn unassign(&mut self, client: &str) {
+        if let Some(Client {
+            state: ClientState::Active { operator, .. },
+            ..
+        }) = self.clients.get(client)
+        {
+            if let Some(set) = self.index.active.get_mut(operator) {
+                set.remove(client);
+                if set.is_empty() {
+                    self.index.active.remove(operator);
+                }
+            }
+        }
+    }
+
+    pub fn operator(&self, id: &str) -> Result<&Operator, ApiError> {
+        self.operators
+            .get(id)
+            .ok_or_else(|| ApiError::not_found(format!("operator {id}")))
+    }
+
+    pub fn group(&self, id: &str) -> Result<&Group, ApiError> {
+        self.groups
+            .get(id)
+            .ok_or_else(|| ApiError::not_found(format!("group {id}")))
+    }
+
+    pub fn client(&self, id: &str) -> Result<&Client, ApiError> {
+        self.clients
+            .get(id)
+            .ok_or_else(|| ApiError::not_found(format!("waiting or active client {id}")))
+    }
+
+    /// The client of a session that is still going on.
+    pub fn live_session(&self, session: &str) -> Result<&Client, ApiError> {
+        match self.sessions.get(session) {
+            None => Err(ApiError::not_found(format!("session {session}"))),
+            Some(s) if s.closed_at.is_some() => {
+                Err(ApiError::Conflict("this session has ended".into()))
+            }
+            Some(s) => self.client(&s.client),
+        }
+    }
+
+    fn check_target(&self, target: &Target) -> Result<(), ApiError> {
+        match target {
+            Target::Group(g) => self.group(g).map(|_| ()),
+            Target::Operator(o) => self.operator(o).map(|_| ()),
+        }
+    }
+}

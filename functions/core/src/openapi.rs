@@ -1,0 +1,250 @@
+//! The OpenAPI 3.1 document of the API, served at `GET /api/v1/openapi.json`. It is written
+//! next to the router so that a new route is described in the same change; a test checks that
+//! every described path resolves to a route and every route's path is described.
+
+use serde_json::{json, Value};
+
+fn error_ref() -> Value {
+    json!({"$ref": "#/components/schemas/Error"})
+}
+
+fn body(schema: Value) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": schema}}})
+}
+
+fn answer(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn errors(codes: &[u16]) -> serde_json::Map<String, Value> {
+    codes
+        .iter()
+        .map(|c| {
+            (
+                c.to_string(),
+                answer("error: {\"error\": {\"code\", \"message\"}}", error_ref()),
+            )
+        })
+        .collect()
+}
+
+/// One operation: summary, security, request body, the success answer and the error codes.
+fn op(
+    summary: &str,
+    security: Option<&str>,
+    request: Option<Value>,
+    ok: (u16, Value),
+    errs: &[u16],
+) -> Value {
+    let mut responses = errors(errs);
+    responses.insert(ok.0.to_string(), answer(summary, ok.1));
+    let mut o = json!({"summary": summary, "responses": responses});
+    if let Some(s) = security {
+        o["security"] = json!([{ s: [] }]);
+    }
+    if let Some(r) = request {
+        o["requestBody"] = body(r);
+    }
+    o
+}
+
+fn path_param(name: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+fn after_param() -> Value {
+    json!({"name": "after", "in": "query", "required": false,
+           "schema": {"type": "integer", "minimum": 0}})
+}
+
+fn s(t: &str) -> Value {
+    json!({ "type": t })
+}
+
+fn obj(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required})
+}
+
+fn nullable(t: &str) -> Value {
+    json!({ "type": [t, "null"] })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let error = obj(
+        json!({"error": obj(json!({"code": s("string"), "message": s("string")}), &["code", "message"])}),
+        &["error"],
+    );
+    let entry_kind = json!({"type": "string", "enum": ["webchat","video","callback","invitation","messenger","whatsapp","apple","vk","phone"]});
+    let page = obj(
+        json!({"url": s("string"), "title": nullable("string"), "referrer": nullable("string")}),
+        &["url"],
+    );
+    let message = obj(
+        json!({"seq": s("integer"), "from": {"type":"string","enum":["client","operator","system"]},
+               "text": s("string"), "attachments": {"type":"array","items": s("object")}, "at": s("string")}),
+        &["seq", "from", "text", "at"],
+    );
+    let queue_item = obj(
+        json!({"id": s("string"), "entry": entry_kind, "channel": s("string"),
+               "language": nullable("string"), "browser": nullable("string"), "os": nullable("string"),
+               "widget": nullable("string"), "name": nullable("string"), "phone": nullable("string"),
+               "group": nullable("string"), "waiting_since": s("string"), "position": s("integer"),
+               "session": s("string")}),
+        &["id", "entry", "channel", "waiting_since", "position", "session"],
+    );
+    let created = obj(json!({"id": s("string")}), &["id"]);
+    let status_ok = obj(json!({"status": s("string")}), &[]);
+    let messages = obj(
+        json!({"messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}}}),
+        &["messages"],
+    );
+    let posted = obj(json!({"seq": s("integer")}), &["seq"]);
+    let post_message = obj(
+        json!({"text": s("string"), "attachments": {"type":"array","items": obj(json!({"url": s("string")}), &["url"])}}),
+        &["text"],
+    );
+    let presence = json!({"type":"string","enum":["online","away","offline"]});
+    let websocket = |summary: &str, security: &str| {
+        json!({"get": {
+            "summary": summary,
+            "parameters": [after_param(),
+                {"name": "token", "in": "query", "required": false, "schema": {"type": "string"}}],
+            "security": [{ security: [] }],
+            "responses": {"101": {"description": "switching to the WebSocket protocol"},
+                          "401": answer("no or bad token", error_ref()),
+                          "426": answer("not a WebSocket upgrade", error_ref())}
+        }})
+    };
+
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Lobby API", "version": "1.0.0",
+                 "description": "Lobby, the edge-native omnichannel contact center: clients wait in a queue, operators preview, accept, redirect and converse."},
+        "servers": [{"url": "/"}],
+        "components": {
+            "securitySchemes": {
+                "platform": {"type": "http", "scheme": "bearer", "description": "LOBBY_PLATFORM_TOKEN"},
+                "operator": {"type": "http", "scheme": "bearer", "description": "token from /api/v1/auth/login"},
+                "client": {"type": "http", "scheme": "bearer", "description": "token from a widget entry"}
+            },
+            "schemas": {"Error": error, "Message": message, "QueueItem": queue_item, "Page": page}
+        },
+        "paths": {
+            "/healthz": {"get": op("health", None, None, (200, obj(json!({"status": s("string")}), &["status"])), &[])},
+            "/api/v1/openapi.json": {"get": op("this document", None, None, (200, s("object")), &[])},
+            "/api/v1/tenants": {"post": op("create a tenant with its first admin", Some("platform"),
+                Some(obj(json!({"slug": s("string"), "name": s("string"),
+                    "admin": obj(json!({"email": s("string"), "password": s("string"), "name": s("string")}), &["email","password","name"])}),
+                    &["slug","name","admin"])),
+                (201, obj(json!({"tenant": s("string")}), &["tenant"])), &[400, 401, 409, 413, 422])},
+            "/api/v1/auth/login": {"post": op("sign in", None,
+                Some(obj(json!({"tenant": s("string"), "email": s("string"), "password": s("string")}), &["tenant","email","password"])),
+                (200, obj(json!({"token": s("string"), "expires_at": s("string"),
+                    "operator": obj(json!({"id": s("string"), "name": s("string"), "role": s("string")}), &["id","name","role"])}),
+                    &["token","operator"])), &[400, 401, 413, 422])},
+            "/api/v1/groups": {
+                "get": op("list groups", Some("operator"), None, (200, obj(json!({"groups": {"type":"array","items": s("object")}}), &["groups"])), &[401, 403]),
+                "post": op("create a group (admin)", Some("operator"), Some(obj(json!({"name": s("string")}), &["name"])), (201, created.clone()), &[400, 401, 403, 413, 422])},
+            "/api/v1/operators": {
+                "get": op("list operators with status and load", Some("operator"), None, (200, obj(json!({"operators": {"type":"array","items": s("object")}}), &["operators"])), &[401, 403]),
+                "post": op("create an operator (admin)", Some("operator"),
+                    Some(obj(json!({"email": s("string"), "password": s("string"), "name": s("string"),
+                        "role": {"type":"string","enum":["operator","admin"]}, "groups": {"type":"array","items": s("string")},
+                        "limits": obj(json!({"chat": {"type":"integer","minimum":1}}), &["chat"])}), &["email","password","name","role"])),
+                    (201, created.clone()), &[400, 401, 403, 404, 409, 413, 422])},
+            "/api/v1/widgets": {
+                "get": op("list widgets (admin)", Some("operator"), None, (200, obj(json!({"widgets": {"type":"array","items": s("object")}}), &["widgets"])), &[401, 403]),
+                "post": op("create a widget (admin)", Some("operator"),
+                    Some(obj(json!({"name": s("string"), "group": s("string"), "allowed_origins": {"type":"array","items": s("string")},
+                        "offline_email": nullable("string")}), &["name","group"])),
+                    (201, obj(json!({"id": s("string"), "key": s("string")}), &["id","key"])), &[400, 401, 403, 404, 413, 422])},
+            "/api/v1/me": {"get": op("the signed-in operator", Some("operator"), None, (200, s("object")), &[401])},
+            "/api/v1/me/status": {"put": op("set presence", Some("operator"), Some(obj(json!({"status": presence}), &["status"])), (200, status_ok.clone()), &[400, 401, 413, 422])},
+            "/api/v1/ping": {"get": op("a round trip to the tenant's coordinator that changes nothing", Some("operator"), None, (200, obj(json!({"pong": s("boolean")}), &["pong"])), &[401])},
+            "/api/v1/queue": {"get": op("the clients this operator may serve", Some("operator"), None,
+                (200, obj(json!({"clients": {"type":"array","items": {"$ref": "#/components/schemas/QueueItem"}}}), &["clients"])), &[401])},
+            "/api/v1/clients/{id}/preview": {"parameters": [path_param("id")], "get": op("preview a client", Some("operator"), None,
+                (200, obj(json!({"client": s("object"), "past_sessions": s("array"), "browsing_history": s("array"), "tags": s("array"),
+                    "call_parameters": s("object"), "notes": s("array"), "messages": s("array")}),
+                    &["client","past_sessions","browsing_history","tags","call_parameters","notes","messages"])), &[401, 404])},
+            "/api/v1/queue/{id}/accept": {"parameters": [path_param("id")], "post": op("accept a waiting client", Some("operator"), None,
+                (200, obj(json!({"session": s("string")}), &["session"])), &[401, 403, 404, 409])},
+            "/api/v1/queue/{id}/redirect": {"parameters": [path_param("id")], "post": op("redirect a client to a group or an operator", Some("operator"),
+                Some(obj(json!({"group": s("string"), "operator": s("string"), "note": s("string")}), &[])), (200, status_ok.clone()), &[400, 401, 403, 404, 409, 413, 422])},
+            "/api/v1/sessions": {"get": op("this operator's active sessions", Some("operator"), None, (200, obj(json!({"sessions": s("array")}), &["sessions"])), &[401])},
+            "/api/v1/sessions/{id}/messages": {"parameters": [path_param("id")],
+                "get": {"summary": "a session's messages", "parameters": [after_param()], "security": [{"operator": []}],
+                        "responses": {"200": answer("messages", messages.clone()), "401": answer("no token", error_ref()), "404": answer("unknown", error_ref())}},
+                "post": op("write to the client", Some("operator"), Some(post_message.clone()), (201, posted.clone()), &[400, 401, 403, 404, 409, 413, 422])},
+            "/api/v1/sessions/{id}/close": {"parameters": [path_param("id")], "post": op("close a session", Some("operator"), None, (200, status_ok.clone()), &[401, 403, 404, 409])},
+            "/api/v1/operator/events": websocket("the operator's events (WebSocket)", "operator"),
+            "/api/v1/widgets/{key}/entries": {"parameters": [path_param("key")], "post": op("a client enters through a widget", None,
+                Some(obj(json!({"entry": entry_kind, "form": obj(json!({"name": s("string"), "phone": s("string"), "email": s("string")}), &[]),
+                    "language": s("string"), "page": {"$ref": "#/components/schemas/Page"}, "params": s("object"), "code": s("string")}), &["entry"])),
+                (201, obj(json!({"client": s("string"), "token": s("string"), "status": s("string"), "position": s("integer"), "session": s("string")}), &["status"])),
+                &[400, 403, 404, 413, 422])},
+            "/api/v1/client/messages": {
+                "get": {"summary": "the client's conversation", "parameters": [after_param()], "security": [{"client": []}],
+                        "responses": {"200": answer("messages", messages), "401": answer("no token", error_ref())}},
+                "post": op("the client writes", Some("client"), Some(post_message), (201, posted), &[400, 401, 403, 409, 413, 422])},
+            "/api/v1/client/pages": {"post": op("report a page view (browsing history)", Some("client"),
+                Some(obj(json!({"url": s("string"), "title": s("string")}), &["url"])), (202, status_ok.clone()), &[400, 401, 404, 413, 422])},
+            "/api/v1/client/leave": {"post": op("the client leaves the queue or ends its session", Some("client"), None, (200, status_ok), &[401, 404])},
+            "/api/v1/client/events": websocket("the client's events (WebSocket)", "client"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::route;
+
+    #[test]
+    fn every_documented_path_is_routed() {
+        let doc = document();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let concrete = path
+                .replace("{id}", "x_1")
+                .replace("{key}", "acme.k");
+            for method in ["get", "post", "put"] {
+                if item.get(method).is_some() {
+                    assert!(
+                        route(method, &concrete).is_ok(),
+                        "{method} {path} is documented but not routed"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_api_md_routes_are_documented() {
+        let doc = document();
+        let paths = doc["paths"].as_object().unwrap();
+        for p in [
+            "/healthz",
+            "/api/v1/tenants",
+            "/api/v1/auth/login",
+            "/api/v1/groups",
+            "/api/v1/operators",
+            "/api/v1/widgets",
+            "/api/v1/me/status",
+            "/api/v1/queue",
+            "/api/v1/clients/{id}/preview",
+            "/api/v1/queue/{id}/accept",
+            "/api/v1/queue/{id}/redirect",
+            "/api/v1/sessions/{id}/messages",
+            "/api/v1/sessions/{id}/close",
+            "/api/v1/operator/events",
+            "/api/v1/widgets/{key}/entries",
+            "/api/v1/client/messages",
+            "/api/v1/client/pages",
+            "/api/v1/client/events",
+        ] {
+            assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+        }
+        assert_eq!(doc["openapi"], "3.1.0");
+    }
+}

@@ -1,0 +1,354 @@
+//! What people see of the state: the queue rows an operator reads, the preview, and which
+//! event reaches which operator's or client's WebSocket. Pure functions of the state and the
+//! events, so both runtimes show exactly the same thing.
+
+use lobby_wire::{
+    ClientEvent, ClientInfo, ClientStatus, Message, OperatorEvent, OperatorInfo, Party,
+    PastSession, Preview, QueueItem, RemovedReason,
+};
+
+use crate::lobby::{Client, ClientState, Event, Lobby, Operator, Redirected, Target};
+use crate::rfc3339;
+
+impl Lobby {
+    fn widget_name(&self, client: &Client) -> Option<String> {
+        let id = client.details.widget.as_ref()?;
+        self.widgets.get(id).map(|w| w.name.clone())
+    }
+
+    pub fn queue_item(&self, client: &Client, position: u32) -> QueueItem {
+        let (group, operator, since) = match &client.state {
+            ClientState::Waiting {
+                target: Target::Group(g),
+                since,
+                ..
+            } => (Some(g.clone()), None, *since),
+            ClientState::Waiting {
+                target: Target::Operator(o),
+                since,
+                ..
+            } => (None, Some(o.clone()), *since),
+            ClientState::Active { operator, since } => (None, Some(operator.clone()), *since),
+        };
+        let d = &client.details;
+        QueueItem {
+            id: client.id.clone(),
+            entry: client.entry,
+            channel: client.entry.channel().to_string(),
+            language: d.language.clone(),
+            browser: d.browser.clone(),
+            os: d.os.clone(),
+            widget: self.widget_name(client),
+            widget_id: d.widget.clone(),
+            name: d.name.clone(),
+            phone: d.phone.clone(),
+            email: d.email.clone(),
+            group,
+            operator,
+            waiting_since: rfc3339(since),
+            position,
+            session: client.session.clone(),
+            page: d.page.clone(),
+        }
+    }
+
+    pub fn client_info(&self, client: &Client) -> ClientInfo {
+        let (status, group, operator) = match &client.state {
+            ClientState::Waiting {
+                target: Target::Group(g),
+                ..
+            } => (ClientStatus::Waiting, Some(g.clone()), None),
+            ClientState::Waiting {
+                target: Target::Operator(o),
+                ..
+            } => (ClientStatus::Waiting, None, Some(o.clone())),
+            ClientState::Active { operator, .. } => {
+                (ClientStatus::Active, None, Some(operator.clone()))
+            }
+        };
+        let d = &client.details;
+        ClientInfo {
+            id: client.id.clone(),
+            session: client.session.clone(),
+            entry: client.entry,
+            channel: client.entry.channel().to_string(),
+            status,
+            language: d.language.clone(),
+            browser: d.browser.clone(),
+            os: d.os.clone(),
+            widget: self.widget_name(client),
+            name: d.name.clone(),
+            phone: d.phone.clone(),
+            email: d.email.clone(),
+            group,
+            operator,
+            page: d.page.clone(),
+            entered_at: rfc3339(client.entered_at),
+        }
+    }
+
+    pub fn operator_info(&self, o: &Operator) -> OperatorInfo {
+        OperatorInfo {
+            id: o.id.clone(),
+            email: o.email.clone(),
+            name: o.name.clone(),
+            role: o.role,
+            groups: o.groups.clone(),
+            limits: lobby_wire::Limits { chat: o.chat_limit },
+            status: o.presence,
+            load: self.load(&o.id),
+        }
+    }
+
+    /// May this operator look at this client (preview, messages)? Those who may serve it,
+    /// whoever serves or served it, and admins.
+    pub fn may_see(&self, operator: &Operator, client: &Client) -> bool {
+        if operator.role == lobby_wire::Role::Admin {
+            return true;
+        }
+        match &client.state {
+            ClientState::Waiting { target, .. } => self.serves(operator, target),
+            ClientState::Active { .. } => self
+                .sessions
+                .get(&client.session)
+                .is_some_and(|s| s.operators.contains(&operator.id)),
+        }
+    }
+
+    /// The preview of a waiting or active client; `messages` is the chat so far, read from
+    /// the journal by the caller.
+    pub fn preview(&self, client: &Client, messages: Vec<Message>) -> Preview {
+        let session = self.sessions.get(&client.session);
+        let past_sessions = match &client.details.contact {
+            Some(contact) => self
+                .sessions
+                .values()
+                .filter(|s| s.contact.as_ref() == Some(contact) && s.id != client.session)
+                .map(|s| PastSession {
+                    session: s.id.clone(),
+                    entry: s.entry,
+                    started_at: rfc3339(s.started_at),
+                    closed_at: s.closed_at.map(rfc3339),
+                    operator: s
+                        .operators
+                        .last()
+                        .and_then(|o| self.operators.get(o))
+                        .map(|o| o.name.clone()),
+                })
+                .collect(),
+            None => vec![],
+        };
+        Preview {
+            client: self.client_info(client),
+            past_sessions,
+            browsing_history: session.map(|s| s.pages.clone()).unwrap_or_default(),
+            tags: vec![],
+            call_parameters: client.details.params.clone(),
+            notes: vec![],
+            messages,
+        }
+    }
+
+    /// The message an event carries, as the API shows it.
+    pub fn message_of(event: &Event, at: crate::Millis) -> Option<(String, Message)> {
+        match event {
+            Event::MessagePosted {
+                session,
+                seq,
+                from,
+                text,
+                attachments,
+                ..
+            } => Some((
+                session.clone(),
+                Message {
+                    seq: *seq,
+                    from: *from,
+                    text: text.clone(),
+                    attachments: attachments.clone(),
+                    at: rfc3339(at),
+                },
+            )),
+            _ => None,
+        }
+    }
+
+    /// What one operator's WebSocket shows of a journal event (`seq` is its journal number).
+    /// Called after the event was applied, so the state is the one the event produced.
+    pub fn operator_events(
+        &self,
+        operator: &Operator,
+        seq: u64,
+        event: &Event,
+        at: crate::Millis,
+    ) -> Vec<OperatorEvent> {
+        let sees = |t: &Target| self.serves(operator, t);
+        let me = |o: &str| o == operator.id;
+        let waiting = |client: &str| -> Option<OperatorEvent> {
+            let c = self.clients.get(client)?;
+            let pos = self.position(c)?;
+            Some(OperatorEvent::ClientWaiting {
+                seq,
+                client: self.queue_item(c, pos),
+            })
+        };
+        let removed = |client: &str, reason, by: Option<&String>| OperatorEvent::ClientRemoved {
+            seq,
+            client: client.to_string(),
+            reason,
+            operator: by.cloned(),
+        };
+        let mut out = vec![];
+        match event {
+            Event::ClientEntered { client, target, .. } if sees(target) => {
+                out.extend(waiting(client));
+            }
+            Event::ClientAccepted {
+                client,
+                session,
+                operator: by,
+                from,
+            } => {
+                if sees(from) {
+                    out.push(removed(client, RemovedReason::Accepted, Some(by)));
+                }
+                if me(by) {
+                    out.push(OperatorEvent::SessionStarted {
+                        seq,
+                        session: session.clone(),
+                        client: client.clone(),
+                    });
+                }
+            }
+            Event::ClientRedirected {
+                client,
+                session,
+                from,
+                to,
+                ..
+            } => {
+                match from {
+                    Redirected::Queue(t) if sees(t) && !sees(to) => {
+                        out.push(removed(client, RemovedReason::Redirected, None))
+                    }
+                    Redirected::Operator(o) if me(o) => out.push(OperatorEvent::SessionClosed {
+                        seq,
+                        session: session.clone(),
+                        by: Party::Operator,
+                    }),
+                    _ => {}
+                }
+                // A row in the new queue, or a refreshed one (new position, group) for an
+                // operator who sees both queues.
+                if sees(to) {
+                    out.extend(waiting(client));
+                }
+            }
+            Event::ClientLeft { client, from, .. } if sees(from) => {
+                out.push(removed(client, RemovedReason::Left, None));
+            }
+            Event::MessagePosted { operator: o, .. } if o.as_deref().is_some_and(me) => {
+                if let Some((session, message)) = Self::message_of(event, at) {
+                    out.push(OperatorEvent::Message {
+                        seq,
+                        session,
+                        message,
+                    });
+                }
+            }
+            Event::SessionClosed {
+                client,
+                session,
+                operator: o,
+                waiting_in,
+                by,
+            } => {
+                if o.as_deref().is_some_and(me) {
+                    out.push(OperatorEvent::SessionClosed {
+                        seq,
+                        session: session.clone(),
+                        by: *by,
+                    });
+                }
+                if waiting_in.as_ref().is_some_and(sees) {
+                    out.push(removed(client, RemovedReason::Closed, None));
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// What a client's WebSocket shows of an event about that client.
+    pub fn client_event(&self, client_id: &str, event: &Event, at: crate::Millis) -> Option<ClientEvent> {
+        let (Some(subject), _) = event.subject() else {
+            return None;
+        };
+        if subject != client_id {
+            return None;
+        }
+        match event {
+            Event::ClientAccepted {
+                session, operator, ..
+            } => Some(ClientEvent::Accepted {
+                session: session.clone(),
+                operator: self
+                    .operators
+                    .get(operator)
+                    .map(|o| o.name.clone())
+                    .unwrap_or_default(),
+            }),
+            Event::ClientRedirected { client, .. } => {
+                let c = self.clients.get(client)?;
+                Some(ClientEvent::Redirected {
+                    position: self.position(c)?,
+                })
+            }
+            Event::MessagePosted { .. } => {
+                Self::message_of(event, at).map(|(_, message)| ClientEvent::Message { message })
+            }
+            Event::SessionClosed { by, .. } => Some(ClientEvent::Closed { by: *by }),
+            _ => None,
+        }
+    }
+
+    /// The first frame of a client's WebSocket: where it stands now.
+    pub fn client_status(&self, client_id: &str, session: &str) -> ClientEvent {
+        match self.clients.get(client_id) {
+            Some(c) => ClientEvent::Status {
+                status: match c.state {
+                    ClientState::Waiting { .. } => ClientStatus::Waiting,
+                    ClientState::Active { .. } => ClientStatus::Active,
+                },
+                position: self.position(c),
+                session: c.session.clone(),
+            },
+            None => ClientEvent::Status {
+                status: ClientStatus::Closed,
+                position: None,
+                session: session.to_string(),
+            },
+        }
+    }
+
+    /// Clients whose queue position an event may have changed: everyone waiting behind the
+    /// place a client left, in the queues the event touched.
+    pub fn moved_by(&self, event: &Event) -> Vec<(String, u32)> {
+        let targets: Vec<&Target> = match event {
+            Event::ClientAccepted { from, .. } | Event::ClientLeft { from, .. } => vec![from],
+            Event::ClientRedirected {
+                from: Redirected::Queue(t),
+                ..
+            } => vec![t],
+            Event::SessionClosed {
+                waiting_in: Some(t),
+                ..
+            } => vec![t],
+            _ => vec![],
+        };
+        targets
+            .into_iter()
+            .flat_map(|t| self.queue(t).zip(1..).map(|(c, p)| (c.id.clone(), p)))
+            .collect()
+    }
+}

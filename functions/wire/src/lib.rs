@@ -1,0 +1,457 @@
+//! The wire format of Lobby: every JSON body of the HTTP API (`../shared/API.md`) and every
+//! WebSocket event, as plain serde types. The functions, the operator app, the widget and the
+//! end-to-end tests all use these, so a change of the protocol breaks the build, not production.
+//!
+//! Requests are parsed with `deny_unknown_fields` nowhere: clients may send more than we read.
+//! Optional fields are `Option`, so a missing required field is a 422 at the edge.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The error body every 4xx/5xx carries: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+// ---------------------------------------------------------------- platform, tenants, auth
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreateTenant {
+    pub slug: String,
+    pub name: String,
+    pub admin: NewAdmin,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NewAdmin {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TenantCreated {
+    pub tenant: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Login {
+    pub tenant: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoggedIn {
+    pub token: String,
+    pub operator: OperatorRef,
+    /// When the token stops being accepted (RFC 3339).
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OperatorRef {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Operator,
+}
+
+// ---------------------------------------------------------------- administration
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreateGroup {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Created {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreateOperator {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub limits: Option<Limits>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Limits {
+    /// How many chat-like sessions the operator serves at once.
+    pub chat: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreateWidget {
+    pub name: String,
+    pub group: String,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub offline_email: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WidgetCreated {
+    pub id: String,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupInfo {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OperatorInfo {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub groups: Vec<String>,
+    pub limits: Limits,
+    pub status: Presence,
+    /// Active sessions right now.
+    pub load: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WidgetInfo {
+    pub id: String,
+    pub key: String,
+    pub name: String,
+    pub group: String,
+    pub allowed_origins: Vec<String>,
+    pub offline_email: Option<String>,
+}
+
+// ---------------------------------------------------------------- operators
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Online,
+    Away,
+    #[default]
+    Offline,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SetStatus {
+    pub status: Presence,
+}
+
+/// How a client came in. The queue shows it as an icon.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Webchat,
+    Video,
+    Callback,
+    Invitation,
+    Messenger,
+    Whatsapp,
+    Apple,
+    Vk,
+    Phone,
+}
+
+impl EntryKind {
+    /// A video or phone call takes the operator's whole attention: it is served alone.
+    pub fn is_exclusive(self) -> bool {
+        matches!(self, EntryKind::Video | EntryKind::Phone)
+    }
+
+    /// The channel a kind of entry arrives by.
+    pub fn channel(self) -> &'static str {
+        match self {
+            EntryKind::Webchat | EntryKind::Video | EntryKind::Callback | EntryKind::Invitation => {
+                "widget"
+            }
+            EntryKind::Messenger => "messenger",
+            EntryKind::Whatsapp => "whatsapp",
+            EntryKind::Apple => "apple",
+            EntryKind::Vk => "vk",
+            EntryKind::Phone => "phone",
+        }
+    }
+}
+
+/// One waiting client as an operator's queue shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueueItem {
+    pub id: String,
+    pub entry: EntryKind,
+    pub channel: String,
+    pub language: Option<String>,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    /// The widget's name (what the operator reads), with its id in `widget_id`.
+    pub widget: Option<String>,
+    pub widget_id: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// The group it waits in; `None` when it waits for one operator only.
+    pub group: Option<String>,
+    /// The operator it waits for, when directed (invitation, redirect to an operator).
+    pub operator: Option<String>,
+    pub waiting_since: String,
+    pub position: u32,
+    pub session: String,
+    pub page: Option<Page>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueueList {
+    pub clients: Vec<QueueItem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Accepted {
+    pub session: String,
+}
+
+/// `{"group": id}` or `{"operator": id}`, with an optional note for the next operator.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Redirect {
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub operator: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    Client,
+    Operator,
+    System,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Message {
+    pub seq: u64,
+    pub from: Party,
+    pub text: String,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attachment {
+    pub url: String,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageList {
+    pub messages: Vec<Message>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PostMessage {
+    pub text: String,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Posted {
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Page {
+    pub url: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub referrer: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PageView {
+    pub url: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PastSession {
+    pub session: String,
+    pub entry: EntryKind,
+    pub started_at: String,
+    pub closed_at: Option<String>,
+    pub operator: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Note {
+    pub text: String,
+    pub operator: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Preview {
+    pub client: ClientInfo,
+    pub past_sessions: Vec<PastSession>,
+    pub browsing_history: Vec<PageView>,
+    pub tags: Vec<String>,
+    pub call_parameters: Map<String, Value>,
+    pub notes: Vec<Note>,
+    pub messages: Vec<Message>,
+}
+
+/// Everything known of one client (the preview's first section and the Client tab's header).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClientInfo {
+    pub id: String,
+    pub session: String,
+    pub entry: EntryKind,
+    pub channel: String,
+    pub status: ClientStatus,
+    pub language: Option<String>,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    pub widget: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub group: Option<String>,
+    pub operator: Option<String>,
+    pub page: Option<Page>,
+    pub entered_at: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientStatus {
+    Waiting,
+    Active,
+    Closed,
+    Offline,
+}
+
+// ---------------------------------------------------------------- clients (widget)
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Form {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WidgetEntry {
+    pub entry: EntryKind,
+    #[serde(default)]
+    pub form: Form,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub page: Option<Page>,
+    #[serde(default)]
+    pub params: Map<String, Value>,
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EntryAccepted {
+    pub client: String,
+    pub token: String,
+    pub status: ClientStatus,
+    pub position: u32,
+    pub session: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReportPage {
+    pub url: String,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+// ---------------------------------------------------------------- events
+
+/// What an operator's WebSocket carries. `seq` is the tenant's event sequence number: a
+/// reconnecting operator passes the last one it saw as `after` and receives what it missed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OperatorEvent {
+    /// First frame after connecting: the sequence number the replay starts from.
+    Hello { seq: u64 },
+    /// A client this operator may serve is waiting (new, or redirected here).
+    ClientWaiting { seq: u64, client: QueueItem },
+    /// A client left this operator's queue: accepted (by anyone), redirected away, or gone.
+    ClientRemoved {
+        seq: u64,
+        client: String,
+        reason: RemovedReason,
+        /// Who accepted it, when `reason` is `accepted`.
+        operator: Option<String>,
+    },
+    /// Queue positions changed in a group; only the moved clients are listed.
+    Positions { seq: u64, positions: Vec<(String, u32)> },
+    /// This operator now serves a session (it accepted, or a client was handed over).
+    SessionStarted { seq: u64, session: String, client: String },
+    /// A message in one of this operator's sessions.
+    Message { seq: u64, session: String, message: Message },
+    /// One of this operator's sessions ended.
+    SessionClosed { seq: u64, session: String, by: Party },
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovedReason {
+    Accepted,
+    Redirected,
+    Left,
+    Closed,
+}
+
+/// What a client's WebSocket carries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientEvent {
+    /// First frame after connecting: where the client stands now.
+    Status { status: ClientStatus, position: Option<u32>, session: String },
+    Position { position: u32 },
+    Accepted { session: String, operator: String },
+    /// Back in the queue after a redirect.
+    Redirected { position: u32 },
+    Message { message: Message },
+    Closed { by: Party },
+}
