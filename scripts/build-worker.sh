@@ -2,8 +2,8 @@
 # Builds the Cloudflare worker (functions/cloudflare) with `worker-build --release` into
 # functions/cloudflare/build/ (index.js + index_bg.wasm, and worker/shim.mjs which wrangler.toml's
 # `main` points at). Uses only the tools scripts/install-tools.sh cached: worker-build never
-# downloads anything. Compiled crates live in $LOBBY_WASM_TARGET_DIR (~/.cache/lobby/target/wasm),
-# shared by every clone.
+# downloads anything. Compiled crates live in $LOBBY_WASM_TARGET_DIR (~/.cache/lobby/target/<clone>/wasm,
+# started from another clone's compiled dependencies: see env.sh).
 # Skips the build when nothing it reads changed since the last one; LOBBY_FORCE_BUILD=1 rebuilds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,16 @@ for tool in "$WORKER_BUILD_BIN" "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BI
     exit 1
   fi
 done
+
+lobby_warm_target
+# One worker build at a time per clone (`make dev` and `make test` side by side): cargo's own lock
+# ends before worker-build reads the .wasm that cargo wrote.
+mkdir -p "$LOBBY_WASM_TARGET_DIR"
+exec 9>"$LOBBY_WASM_TARGET_DIR/.lobby-build.lock"
+if ! flock -n 9; then
+  echo "[lobby build] another worker build of this clone is running; waiting for it..."
+  flock 9
+fi
 
 if [ "${LOBBY_FORCE_BUILD:-0}" != 1 ] && [ -f "$OUT/index.js" ] && [ -f "$OUT/index_bg.wasm" ] \
   && [ -f "$OUT/worker/shim.mjs" ] \

@@ -29,9 +29,48 @@ unset NM
 export WRANGLER_SEND_METRICS=false
 export CLOUDFLARE_CF_FETCH_ENABLED=false
 
-# Cargo: one cache for every clone. Native builds (tests, clippy of the native members, the bench)
-# and the wasm32 worker build use separate directories, so building the worker never waits for the
-# lock a running `cargo test` holds, and the two never evict each other's artefacts.
-export LOBBY_TARGET_DIR="$LOBBY_CACHE/target"
+# Cargo: compiled crates live under $LOBBY_CACHE/target, one folder per clone (keyed by the clone's
+# path), never in the clone. Clones must not share one folder: cargo names a workspace crate's
+# artefacts and fingerprints independently of where the clone is, and judges freshness by mtime, so
+# a clone whose files are older than another clone's last build would silently get that clone's
+# compiled code (seen here: a cdylib, a bin). `lobby_warm_target` starts a new clone's folder as a
+# copy of the most recently used one (dependencies already compiled), minus the workspace's own
+# crates (all named lobby-*). Native builds and the wasm32 worker build use separate subfolders,
+# so building the worker never waits for the lock a running `cargo test` holds.
+LOBBY_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+export LOBBY_REPO
+export LOBBY_TARGET_DIR="${LOBBY_TARGET_DIR:-$LOBBY_CACHE/target/$(basename "$LOBBY_REPO")-$(printf %s "$LOBBY_REPO" | sha256sum | cut -c1-12)}"
 export CARGO_TARGET_DIR="$LOBBY_TARGET_DIR/native"
 export LOBBY_WASM_TARGET_DIR="$LOBBY_TARGET_DIR/wasm"
+
+lobby_warm_target() {
+  local root="$LOBBY_CACHE/target" src tmp old
+  if [ -d "$LOBBY_TARGET_DIR" ]; then
+    touch "$LOBBY_TARGET_DIR/.last-used"
+    return 0
+  fi
+  mkdir -p "$root"
+  # The most recently used folder of another clone, if any.
+  src=$(ls -1t "$root"/*/.last-used 2>/dev/null | grep -v '[.]tmp[.]' | head -1 || true)
+  tmp="$LOBBY_TARGET_DIR.tmp.$$"
+  if [ -n "$src" ]; then
+    src=$(dirname "$src")
+    echo "[lobby cargo] new cargo target dir $LOBBY_TARGET_DIR: copying compiled dependencies from $src"
+    rm -rf "$tmp"
+    cp -a "$src" "$tmp"
+    # Forget the other clone's workspace crates: without a fingerprint cargo rebuilds them here.
+    find "$tmp" -path '*/.fingerprint/lobby-*' -prune -exec rm -rf {} +
+    rm -f "$tmp/wasm/.lobby-build.lock"
+  else
+    echo "[lobby cargo] new cargo target dir $LOBBY_TARGET_DIR (empty cache: everything compiles once)"
+    mkdir -p "$tmp"
+  fi
+  touch "$tmp/.last-used"
+  mv -T "$tmp" "$LOBBY_TARGET_DIR" 2>/dev/null || rm -rf "$tmp" # another process won the race
+  # Prune: folders of clones unused for 3 days, and beyond the 6 most recently used.
+  for old in $(ls -1t "$root"/*/.last-used 2>/dev/null | grep -v '[.]tmp[.]' | tail -n +7; \
+               find "$root" -mindepth 2 -maxdepth 2 -name .last-used -mtime +3 2>/dev/null); do
+    old=$(dirname "$old")
+    [ "$old" = "$LOBBY_TARGET_DIR" ] || { echo "[lobby cargo] pruning $old"; rm -rf "$old"; }
+  done
+}

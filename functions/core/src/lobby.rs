@@ -156,6 +156,8 @@ pub enum Event {
         details: Details,
         target: Target,
         order: u64,
+        /// Its position on arrival, so that a replayed event shows what the live one showed.
+        position: u32,
     },
     ClientAccepted {
         client: String,
@@ -173,6 +175,10 @@ pub enum Event {
         order: u64,
         by: String,
         note: Option<String>,
+        /// What the new queue shows of the client: its entry, details and position there.
+        entry: EntryKind,
+        details: Details,
+        position: u32,
     },
     ClientLeft {
         client: String,
@@ -451,6 +457,11 @@ impl Lobby {
             .filter_map(|id| self.clients.get(id))
     }
 
+    /// How many clients wait in a queue.
+    pub fn queue_len(&self, target: &Target) -> u32 {
+        self.index.queues.get(target).map_or(0, |q| q.len() as u32)
+    }
+
     /// A waiting client's 1-based position in its queue.
     pub fn position(&self, client: &Client) -> Option<u32> {
         let ClientState::Waiting { target, order, .. } = &client.state else {
@@ -562,6 +573,7 @@ impl Lobby {
                     details: details.clone(),
                     target: target.clone(),
                     order: self.next_order,
+                    position: self.queue_len(target) + 1,
                 }])
             }
             Command::Accept { operator, client } => {
@@ -628,6 +640,9 @@ impl Lobby {
                     order: self.next_order,
                     by: operator.clone(),
                     note: note.clone(),
+                    entry: c.entry,
+                    details: c.details.clone(),
+                    position: self.queue_len(to) + 1,
                 }])
             }
             Command::Leave { client } => {
@@ -752,6 +767,7 @@ impl Lobby {
                 details,
                 target,
                 order,
+                ..
             } => {
                 self.sessions.insert(
                     session.clone(),

@@ -7,38 +7,56 @@ use lobby_wire::{
     PastSession, Preview, QueueItem, RemovedReason,
 };
 
-use crate::lobby::{Client, ClientState, Event, Lobby, Operator, Redirected, Target};
+use crate::lobby::{Client, ClientState, Details, Event, Lobby, Operator, Redirected, Target};
+use lobby_wire::EntryKind;
 use crate::rfc3339;
 
 impl Lobby {
-    fn widget_name(&self, client: &Client) -> Option<String> {
-        let id = client.details.widget.as_ref()?;
+    fn widget_name(&self, details: &Details) -> Option<String> {
+        let id = details.widget.as_ref()?;
         self.widgets.get(id).map(|w| w.name.clone())
     }
 
     pub fn queue_item(&self, client: &Client, position: u32) -> QueueItem {
-        let (group, operator, since) = match &client.state {
-            ClientState::Waiting {
-                target: Target::Group(g),
-                since,
-                ..
-            } => (Some(g.clone()), None, *since),
-            ClientState::Waiting {
-                target: Target::Operator(o),
-                since,
-                ..
-            } => (None, Some(o.clone()), *since),
-            ClientState::Active { operator, since } => (None, Some(operator.clone()), *since),
+        let (target, since) = match &client.state {
+            ClientState::Waiting { target, since, .. } => (target.clone(), *since),
+            ClientState::Active { operator, since } => (Target::Operator(operator.clone()), *since),
         };
-        let d = &client.details;
+        self.row(
+            &client.id,
+            &client.session,
+            client.entry,
+            &client.details,
+            &target,
+            since,
+            position,
+        )
+    }
+
+    /// A queue row from its parts, as an event records them.
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &self,
+        id: &str,
+        session: &str,
+        entry: EntryKind,
+        d: &Details,
+        target: &Target,
+        since: crate::Millis,
+        position: u32,
+    ) -> QueueItem {
+        let (group, operator) = match target {
+            Target::Group(g) => (Some(g.clone()), None),
+            Target::Operator(o) => (None, Some(o.clone())),
+        };
         QueueItem {
-            id: client.id.clone(),
-            entry: client.entry,
-            channel: client.entry.channel().to_string(),
+            id: id.to_string(),
+            entry,
+            channel: entry.channel().to_string(),
             language: d.language.clone(),
             browser: d.browser.clone(),
             os: d.os.clone(),
-            widget: self.widget_name(client),
+            widget: self.widget_name(d),
             widget_id: d.widget.clone(),
             name: d.name.clone(),
             phone: d.phone.clone(),
@@ -47,7 +65,7 @@ impl Lobby {
             operator,
             waiting_since: rfc3339(since),
             position,
-            session: client.session.clone(),
+            session: session.to_string(),
             page: d.page.clone(),
         }
     }
@@ -76,7 +94,7 @@ impl Lobby {
             language: d.language.clone(),
             browser: d.browser.clone(),
             os: d.os.clone(),
-            widget: self.widget_name(client),
+            widget: self.widget_name(&client.details),
             name: d.name.clone(),
             phone: d.phone.clone(),
             email: d.email.clone(),
@@ -184,14 +202,7 @@ impl Lobby {
     ) -> Vec<OperatorEvent> {
         let sees = |t: &Target| self.serves(operator, t);
         let me = |o: &str| o == operator.id;
-        let waiting = |client: &str| -> Option<OperatorEvent> {
-            let c = self.clients.get(client)?;
-            let pos = self.position(c)?;
-            Some(OperatorEvent::ClientWaiting {
-                seq,
-                client: self.queue_item(c, pos),
-            })
-        };
+        let waiting = |client: QueueItem| OperatorEvent::ClientWaiting { seq, client };
         let removed = |client: &str, reason, by: Option<&String>| OperatorEvent::ClientRemoved {
             seq,
             client: client.to_string(),
@@ -200,8 +211,18 @@ impl Lobby {
         };
         let mut out = vec![];
         match event {
-            Event::ClientEntered { client, target, .. } if sees(target) => {
-                out.extend(waiting(client));
+            Event::ClientEntered {
+                client,
+                session,
+                entry,
+                details,
+                target,
+                position,
+                ..
+            } if sees(target) => {
+                out.push(waiting(self.row(
+                    client, session, *entry, details, target, at, *position,
+                )));
             }
             Event::ClientAccepted {
                 client,
@@ -225,6 +246,9 @@ impl Lobby {
                 session,
                 from,
                 to,
+                entry,
+                details,
+                position,
                 ..
             } => {
                 match from {
@@ -241,7 +265,9 @@ impl Lobby {
                 // A row in the new queue, or a refreshed one (new position, group) for an
                 // operator who sees both queues.
                 if sees(to) {
-                    out.extend(waiting(client));
+                    out.push(waiting(self.row(
+                        client, session, *entry, details, to, at, *position,
+                    )));
                 }
             }
             Event::ClientLeft { client, from, .. } if sees(from) => {
@@ -298,12 +324,9 @@ impl Lobby {
                     .map(|o| o.name.clone())
                     .unwrap_or_default(),
             }),
-            Event::ClientRedirected { client, .. } => {
-                let c = self.clients.get(client)?;
-                Some(ClientEvent::Redirected {
-                    position: self.position(c)?,
-                })
-            }
+            Event::ClientRedirected { position, .. } => Some(ClientEvent::Redirected {
+                position: *position,
+            }),
             Event::MessagePosted { .. } => {
                 Self::message_of(event, at).map(|(_, message)| ClientEvent::Message { message })
             }

@@ -410,6 +410,7 @@ pub struct ReportPage {
 /// reconnecting operator passes the last one it saw as `after` and receives what it missed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // built, sent and dropped one at a time
 pub enum OperatorEvent {
     /// First frame after connecting: the sequence number the replay starts from.
     Hello { seq: u64 },
@@ -423,8 +424,6 @@ pub enum OperatorEvent {
         /// Who accepted it, when `reason` is `accepted`.
         operator: Option<String>,
     },
-    /// Queue positions changed in a group; only the moved clients are listed.
-    Positions { seq: u64, positions: Vec<(String, u32)> },
     /// This operator now serves a session (it accepted, or a client was handed over).
     SessionStarted { seq: u64, session: String, client: String },
     /// A message in one of this operator's sessions.

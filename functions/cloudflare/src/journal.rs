@@ -1,0 +1,177 @@
+//! A tenant's journal in its Durable Object's SQLite: every event the core produced, numbered
+//! in order, plus a snapshot of the state so that waking up replays only the tail.
+//!
+//! All writes of one call happen in one synchronous stretch with no `await`, which the runtime
+//! commits as one atomic transaction, and its output gate holds the reply until the write is
+//! durable: nothing is acknowledged before it is stored.
+
+use lobby_core::api::MessageLog;
+use lobby_core::{Event, Lobby, Millis};
+use lobby_wire::Message;
+use serde::Deserialize;
+use worker::{SqlStorage, SqlStorageValue};
+
+/// How many events may pile up after the snapshot before a new one is written.
+const SNAPSHOT_EVERY: u64 = 500;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  client TEXT,
+  session TEXT,
+  msg_seq INTEGER,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_message ON events (session, msg_seq) WHERE kind = 'message_posted';
+CREATE TABLE IF NOT EXISTS snapshot (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+";
+
+pub struct Journal {
+    sql: SqlStorage,
+}
+
+/// A stored event with its number and time.
+pub struct Stored {
+    pub seq: u64,
+    pub at: Millis,
+    pub event: Event,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    seq: f64,
+    at: f64,
+    body: String,
+}
+
+impl Row {
+    fn into_stored(self) -> worker::Result<Stored> {
+        Ok(Stored {
+            seq: self.seq as u64,
+            at: self.at as Millis,
+            event: serde_json::from_str(&self.body)?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct SnapshotRow {
+    seq: f64,
+    body: String,
+}
+
+fn int(v: u64) -> SqlStorageValue {
+    SqlStorageValue::Integer(v as i64)
+}
+
+fn text(v: Option<&str>) -> SqlStorageValue {
+    v.map_or(SqlStorageValue::Null, |s| SqlStorageValue::String(s.to_string()))
+}
+
+impl Journal {
+    pub fn open(sql: SqlStorage) -> worker::Result<Self> {
+        for stmt in SCHEMA.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sql.exec(stmt, None)?;
+        }
+        Ok(Journal { sql })
+    }
+
+    /// The state as stored: the snapshot plus every event after it; with the last event's
+    /// number and the snapshot's.
+    pub fn load(&self) -> worker::Result<(Lobby, u64, u64)> {
+        let snap: Vec<SnapshotRow> = self
+            .sql
+            .exec("SELECT seq, body FROM snapshot WHERE id = 1", None)?
+            .to_array()?;
+        let (mut lobby, snapshot_seq) = match snap.into_iter().next() {
+            Some(s) => (serde_json::from_str::<Lobby>(&s.body)?, s.seq as u64),
+            None => (Lobby::new(), 0),
+        };
+        lobby.reindex();
+        let mut last = snapshot_seq;
+        for stored in self.after(last, u32::MAX)? {
+            lobby.apply(&stored.event, stored.at);
+            last = stored.seq;
+        }
+        Ok((lobby, last, snapshot_seq))
+    }
+
+    /// Events with `seq > after`, in order, at most `limit`.
+    pub fn after(&self, after: u64, limit: u32) -> worker::Result<Vec<Stored>> {
+        let rows: Vec<Row> = self
+            .sql
+            .exec(
+                "SELECT seq, at, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                vec![int(after), int(limit as u64)],
+            )?
+            .to_array()?;
+        rows.into_iter().map(Row::into_stored).collect()
+    }
+
+    /// Appends events numbered from `last + 1`; answers them with their numbers.
+    pub fn append(&self, last: u64, at: Millis, events: Vec<Event>) -> worker::Result<Vec<Stored>> {
+        let mut out = Vec::with_capacity(events.len());
+        for (i, event) in events.into_iter().enumerate() {
+            let seq = last + 1 + i as u64;
+            let (client, session) = event.subject();
+            let msg_seq = match &event {
+                Event::MessagePosted { seq, .. } => int(*seq),
+                _ => SqlStorageValue::Null,
+            };
+            self.sql.exec(
+                "INSERT INTO events (seq, at, kind, client, session, msg_seq, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                vec![
+                    int(seq),
+                    SqlStorageValue::Integer(at),
+                    SqlStorageValue::String(event.kind().to_string()),
+                    text(client),
+                    text(session),
+                    msg_seq,
+                    SqlStorageValue::String(serde_json::to_string(&event)?),
+                ],
+            )?;
+            out.push(Stored { seq, at, event });
+        }
+        Ok(out)
+    }
+
+    /// Writes a snapshot when enough events have piled up since the last one.
+    pub fn maybe_snapshot(&self, lobby: &Lobby, seq: u64, snapshot_seq: &mut u64) -> worker::Result<()> {
+        if seq < *snapshot_seq + SNAPSHOT_EVERY {
+            return Ok(());
+        }
+        self.sql.exec(
+            "INSERT OR REPLACE INTO snapshot (id, seq, body) VALUES (1, ?, ?)",
+            vec![int(seq), SqlStorageValue::String(serde_json::to_string(lobby)?)],
+        )?;
+        *snapshot_seq = seq;
+        Ok(())
+    }
+}
+
+impl MessageLog for Journal {
+    fn messages(&self, session: &str, after: u64, limit: usize) -> Vec<Message> {
+        let rows: worker::Result<Vec<Row>> = self
+            .sql
+            .exec(
+                "SELECT seq, at, body FROM events WHERE kind = 'message_posted' AND session = ? AND msg_seq > ? ORDER BY msg_seq LIMIT ?",
+                vec![
+                    SqlStorageValue::String(session.to_string()),
+                    int(after),
+                    int(limit as u64),
+                ],
+            )
+            .and_then(|c| c.to_array());
+        rows.unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| r.into_stored().ok())
+            .filter_map(|s| Lobby::message_of(&s.event, s.at).map(|(_, m)| m))
+            .collect()
+    }
+}

