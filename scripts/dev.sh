@@ -138,6 +138,10 @@ widget = next((w for w in field(ans, "widgets", "GET /api/v1/widgets") if w.get(
 if widget:
     key = field(widget, "key", "widget Website")
     say("widget 'Website' exists")
+    missing = [o for o in ORIGINS if o not in (widget.get("allowed_origins") or [])]
+    if missing:
+        say(f"note: its allowed_origins {widget.get('allowed_origins')} lack {', '.join(missing)} "
+            "(seeded on another PORT): change them as admin, or delete the dev state")
 else:
     _, ans = call("POST", "/api/v1/widgets", {
         "name": "Website", "group": group_id, "allowed_origins": ORIGINS,

@@ -56,11 +56,11 @@ lobby_warm_target() {
   if [ -n "$src" ]; then
     src=$(dirname "$src")
     echo "[lobby cargo] new cargo target dir $LOBBY_TARGET_DIR: copying compiled dependencies from $src"
-    rm -rf "$tmp"
-    cp -a "$src" "$tmp"
-    # Forget the other clone's workspace crates: without a fingerprint cargo rebuilds them here.
-    find "$tmp" -path '*/.fingerprint/lobby-*' -prune -exec rm -rf {} +
-    rm -f "$tmp/wasm/.lobby-build.lock"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    # Leave out the other clone's workspace crates (without a fingerprint cargo rebuilds them
+    # here) and the incremental caches, which serve only those crates.
+    tar -C "$src" -cf - --exclude='*/.fingerprint/lobby-*' --exclude='*/deps/*lobby_*' \
+      --exclude='*/incremental' --exclude='*/.lobby-build.lock' . | tar -C "$tmp" -xf -
   else
     echo "[lobby cargo] new cargo target dir $LOBBY_TARGET_DIR (empty cache: everything compiles once)"
     mkdir -p "$tmp"

@@ -50,7 +50,10 @@ fn with_cors(mut resp: Response, req: &Request) -> Result<Response> {
     h.set("Access-Control-Allow-Origin", &origin)?;
     h.set("Vary", "Origin")?;
     h.set("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS")?;
-    h.set("Access-Control-Allow-Headers", "Authorization, Content-Type")?;
+    h.set(
+        "Access-Control-Allow-Headers",
+        "Authorization, Content-Type",
+    )?;
     h.set("Access-Control-Max-Age", "600")?;
     Ok(resp)
 }
@@ -129,12 +132,13 @@ async fn answer(
     let tenant = tenant.ok_or_else(|| internal("no tenant for a tenant route"))?;
     debug_assert!(route.access() != Access::Public);
 
-    let after = match query("after") {
-        None => None,
-        Some(a) => Some(a.parse::<u64>().map_err(|_| {
-            ApiError::InvalidBody("`after` must be a non-negative integer".into())
-        })?),
-    };
+    let after =
+        match query("after") {
+            None => None,
+            Some(a) => Some(a.parse::<u64>().map_err(|_| {
+                ApiError::InvalidBody("`after` must be a non-negative integer".into())
+            })?),
+        };
     let meta = Meta {
         user_agent: header("User-Agent"),
         origin: header("Origin"),
@@ -151,7 +155,11 @@ async fn answer(
         route: route.clone(),
         actor,
         meta,
-        body: if route.is_websocket() { String::new() } else { body },
+        body: if route.is_websocket() {
+            String::new()
+        } else {
+            body
+        },
     };
     let envelope_json = serde_json::to_string(&envelope).map_err(internal)?;
     let forward = if route.is_websocket() {
@@ -171,7 +179,8 @@ async fn answer(
         Request::new_with_init("https://tenant.lobby/ws", &init).map_err(internal)?
     } else {
         let h = Headers::new();
-        h.set("Content-Type", "application/json").map_err(internal)?;
+        h.set("Content-Type", "application/json")
+            .map_err(internal)?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
             .with_headers(h)

@@ -71,7 +71,9 @@ fn int(v: u64) -> SqlStorageValue {
 }
 
 fn text(v: Option<&str>) -> SqlStorageValue {
-    v.map_or(SqlStorageValue::Null, |s| SqlStorageValue::String(s.to_string()))
+    v.map_or(SqlStorageValue::Null, |s| {
+        SqlStorageValue::String(s.to_string())
+    })
 }
 
 impl Journal {
@@ -142,13 +144,21 @@ impl Journal {
     }
 
     /// Writes a snapshot when enough events have piled up since the last one.
-    pub fn maybe_snapshot(&self, lobby: &Lobby, seq: u64, snapshot_seq: &mut u64) -> worker::Result<()> {
+    pub fn maybe_snapshot(
+        &self,
+        lobby: &Lobby,
+        seq: u64,
+        snapshot_seq: &mut u64,
+    ) -> worker::Result<()> {
         if seq < *snapshot_seq + SNAPSHOT_EVERY {
             return Ok(());
         }
         self.sql.exec(
             "INSERT OR REPLACE INTO snapshot (id, seq, body) VALUES (1, ?, ?)",
-            vec![int(seq), SqlStorageValue::String(serde_json::to_string(lobby)?)],
+            vec![
+                int(seq),
+                SqlStorageValue::String(serde_json::to_string(lobby)?),
+            ],
         )?;
         *snapshot_seq = seq;
         Ok(())

@@ -96,10 +96,11 @@ impl TenantRoom {
                 token_secret: secret.as_bytes(),
                 messages: &*journal,
             };
-            let reply = match lobby.call(&env.route, &env.actor, env.body.as_bytes(), &env.meta, &ctx) {
-                Ok(reply) => reply,
-                Err(e) => return error_response(&e),
-            };
+            let reply =
+                match lobby.call(&env.route, &env.actor, env.body.as_bytes(), &env.meta, &ctx) {
+                    Ok(reply) => reply,
+                    Err(e) => return error_response(&e),
+                };
             let stored = journal.append(*last, now, reply.events)?;
             *last += stored.len() as u64;
             journal.maybe_snapshot(lobby, *last, snapshot)?;
@@ -132,7 +133,7 @@ impl TenantRoom {
                         continue;
                     };
                     for s in stored {
-                        for ev in lobby.operator_events(op, s.seq, &s.event, s.at) {
+                        if let Some(ev) = lobby.operator_event(op, s.seq, &s.event, s.at) {
                             let _ = ws.send(&ev);
                         }
                     }
@@ -165,12 +166,13 @@ impl TenantRoom {
                             "this operator no longer exists".into(),
                         )));
                     };
-                    self.state.accept_websocket_with_tags(&server, &["operator"]);
+                    self.state
+                        .accept_websocket_with_tags(&server, &["operator"]);
                     server.serialize_attachment(Peer::Operator { id: id.clone() })?;
                     server.send(&OperatorEvent::Hello { seq: live.last })?;
                     if let Some(after) = env.meta.after {
                         for s in live.journal.after(after, MAX_REPLAY)? {
-                            for ev in live.lobby.operator_events(op, s.seq, &s.event, s.at) {
+                            if let Some(ev) = live.lobby.operator_event(op, s.seq, &s.event, s.at) {
                                 server.send(&ev)?;
                             }
                         }
@@ -227,7 +229,11 @@ impl DurableObject for TenantRoom {
         self.call(env)
     }
 
-    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> Result<()> {
         // Clients may ping to keep a connection alive through proxies; nothing else is read.
         if let WebSocketIncomingMessage::String(text) = message {
             if text.contains("\"ping\"") {
@@ -237,7 +243,13 @@ impl DurableObject for TenantRoom {
         Ok(())
     }
 
-    async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _clean: bool) -> Result<()> {
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        reason: String,
+        _clean: bool,
+    ) -> Result<()> {
         // 1005 and 1006 are reserved: they may be received but not sent.
         let code = match code {
             1005 | 1006 => 1000,

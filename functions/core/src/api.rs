@@ -196,7 +196,9 @@ pub fn authorize(
                 ApiError::Unauthorized("creating a tenant needs the platform token".into())
             })?;
             if !auth::secret_matches(t, secrets.platform_token) {
-                return Err(ApiError::Unauthorized("the platform token is not valid".into()));
+                return Err(ApiError::Unauthorized(
+                    "the platform token is not valid".into(),
+                ));
             }
             let req: wire::CreateTenant = parse_json(body)?;
             Ok((Some(valid_slug(&req.slug)?), Actor::Platform))
@@ -320,7 +322,9 @@ fn text_field(name: &str, value: &str, max: usize) -> Result<String, ApiError> {
         return Err(ApiError::invalid(format!("{name} must not be empty")));
     }
     if v.chars().count() > max {
-        return Err(ApiError::invalid(format!("{name} is longer than {max} characters")));
+        return Err(ApiError::invalid(format!(
+            "{name} is longer than {max} characters"
+        )));
     }
     Ok(v.to_string())
 }
@@ -344,7 +348,9 @@ fn email_field(value: &str) -> Result<String, ApiError> {
 
 fn password_field(value: &str) -> Result<&str, ApiError> {
     if value.chars().count() < 8 {
-        return Err(ApiError::invalid("password must have at least 8 characters"));
+        return Err(ApiError::invalid(
+            "password must have at least 8 characters",
+        ));
     }
     if value.len() > 1024 {
         return Err(ApiError::invalid("password is too long"));
@@ -409,6 +415,13 @@ impl Lobby {
                 Route::WidgetEntry { key } => ApiError::not_found(format!("widget {key}")),
                 _ => ApiError::Unauthorized("this tenant does not exist".into()),
             });
+        }
+        if route.access() == Access::Admin {
+            // The token says admin; the stored role must agree.
+            let op = self.acting_operator(actor)?;
+            if op.role != wire::Role::Admin {
+                return Err(ApiError::Forbidden("this needs the admin role".into()));
+            }
         }
         let e = ctx.entropy;
         let reply = match route {
@@ -650,7 +663,10 @@ impl Lobby {
                     .filter(|s| {
                         op.role == wire::Role::Admin
                             || s.operators.contains(&op.id)
-                            || self.clients.get(&s.client).is_some_and(|c| self.may_see(op, c))
+                            || self
+                                .clients
+                                .get(&s.client)
+                                .is_some_and(|c| self.may_see(op, c))
                     })
                     .ok_or_else(|| ApiError::not_found(format!("session {session}")))?;
                 let messages = ctx.messages.messages(&s.id, meta.after.unwrap_or(0), 1000);
@@ -658,7 +674,11 @@ impl Lobby {
             }
             Route::PostSessionMessage { session } => {
                 let op = self.acting_operator(actor)?.id.clone();
-                if !self.sessions.get(session).is_some_and(|s| s.operators.contains(&op)) {
+                if !self
+                    .sessions
+                    .get(session)
+                    .is_some_and(|s| s.operators.contains(&op))
+                {
                     return Err(ApiError::not_found(format!("session {session}")));
                 }
                 let req: wire::PostMessage = parse_json(body)?;
@@ -666,7 +686,11 @@ impl Lobby {
             }
             Route::CloseSession { session } => {
                 let op = self.acting_operator(actor)?.id.clone();
-                if !self.sessions.get(session).is_some_and(|s| s.operators.contains(&op)) {
+                if !self
+                    .sessions
+                    .get(session)
+                    .is_some_and(|s| s.operators.contains(&op))
+                {
                     return Err(ApiError::not_found(format!("session {session}")));
                 }
                 let events = self.handle(
@@ -681,13 +705,15 @@ impl Lobby {
             Route::WidgetEntry { key } => self.enter(key, body, meta, ctx)?,
             Route::ClientMessages => {
                 let (_, session) = client_of(actor)?;
-                let messages = ctx.messages.messages(session, meta.after.unwrap_or(0), 1000);
+                let messages = ctx
+                    .messages
+                    .messages(session, meta.after.unwrap_or(0), 1000);
                 Reply::ok(wire::MessageList { messages })
             }
             Route::PostClientMessage => {
                 let (_, session) = client_of(actor)?;
                 let req: wire::PostMessage = parse_json(body)?;
-                self.post(&session.to_string(), Author::Client, req, ctx)?
+                self.post(session, Author::Client, req, ctx)?
             }
             Route::ClientPages => {
                 let (client, _) = client_of(actor)?;
@@ -782,7 +808,10 @@ impl Lobby {
             .clone();
         if !widget.allowed_origins.is_empty() {
             let origin = meta.origin.as_deref().map(normalize_origin);
-            if !origin.as_ref().is_some_and(|o| widget.allowed_origins.contains(o)) {
+            if !origin
+                .as_ref()
+                .is_some_and(|o| widget.allowed_origins.contains(o))
+            {
                 return Err(ApiError::OriginNotAllowed(format!(
                     "this widget does not accept entries from {}",
                     meta.origin.as_deref().unwrap_or("a page without an Origin")
@@ -793,11 +822,9 @@ impl Lobby {
         use wire::EntryKind::*;
         match req.entry {
             Webchat | Video | Callback => {}
-            Invitation => {
-                return Err(ApiError::invalid(
-                    "invitation entries need an invitation code, which this widget does not take yet",
-                ))
-            }
+            Invitation => return Err(ApiError::invalid(
+                "invitation entries need an invitation code, which this widget does not take yet",
+            )),
             other => {
                 return Err(ApiError::invalid(format!(
                     "{other:?} clients arrive through their channel, not a widget"

@@ -100,7 +100,9 @@ pub fn verify_token(token: &str, secret: &[u8], now: i64) -> Result<Claims, ApiE
     let claims: Claims =
         serde_json::from_slice(&B64.decode(body).map_err(|_| bad())?).map_err(|_| bad())?;
     if claims.exp <= now {
-        return Err(ApiError::Unauthorized("the token has expired; sign in again".into()));
+        return Err(ApiError::Unauthorized(
+            "the token has expired; sign in again".into(),
+        ));
     }
     Ok(claims)
 }

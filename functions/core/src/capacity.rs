@@ -74,21 +74,29 @@ mod tests {
             check(&[Webchat, Messenger, Vk], 3, Webchat),
             Err(Refusal::ChatLimit { limit: 3 })
         );
-        assert_eq!(check(&[Webchat], 1, Webchat), Err(Refusal::ChatLimit { limit: 1 }));
+        assert_eq!(
+            check(&[Webchat], 1, Webchat),
+            Err(Refusal::ChatLimit { limit: 1 })
+        );
     }
 
     #[test]
     fn a_call_is_served_alone() {
         assert!(check(&[], 3, Video).is_ok());
         assert!(check(&[], 3, Phone).is_ok());
-        assert_eq!(check(&[Webchat], 3, Video), Err(Refusal::CallNeedsFreeOperator));
+        assert_eq!(
+            check(&[Webchat], 3, Video),
+            Err(Refusal::CallNeedsFreeOperator)
+        );
         assert_eq!(check(&[Video], 3, Webchat), Err(Refusal::InCall));
         assert_eq!(check(&[Phone], 3, Video), Err(Refusal::InCall));
     }
 
     #[test]
     fn refusals_explain_themselves() {
-        assert!(Refusal::ChatLimit { limit: 1 }.message().contains("1 chat at once"));
+        assert!(Refusal::ChatLimit { limit: 1 }
+            .message()
+            .contains("1 chat at once"));
         assert!(Refusal::InCall.message().contains("call"));
     }
 

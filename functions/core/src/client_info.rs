@@ -88,7 +88,10 @@ mod tests {
             language(None, Some("en-US,en;q=0.9,cs;q=0.8")).as_deref(),
             Some("en-us")
         );
-        assert_eq!(language(None, Some("cs;q=0.2, de;q=0.9")).as_deref(), Some("de"));
+        assert_eq!(
+            language(None, Some("cs;q=0.2, de;q=0.9")).as_deref(),
+            Some("de")
+        );
         assert_eq!(language(Some("<script>"), None), None);
         assert_eq!(language(None, None), None);
     }

@@ -94,19 +94,23 @@ impl ApiError {
     }
 }
 
-/// Parses a JSON body into `T`: a syntax error is a 400 `invalid_json`, a body of the wrong
-/// shape (missing field, wrong type) a 422 `invalid_body` naming what is wrong.
+/// Parses a JSON body into `T`: a body that is not JSON is a 400 `invalid_json`; JSON of the
+/// wrong shape (not an object, a missing field, a wrong type) a 422 `invalid_body` naming what
+/// is wrong. Parsing in two steps keeps the two apart: serde_json alone reports some type
+/// errors (a number where an enum's string belongs) as syntax errors.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::InvalidJson("the body is empty".into()));
     }
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-            ApiError::InvalidJson(e.to_string())
-        }
-        serde_json::error::Category::Data | serde_json::error::Category::Io => {
-            ApiError::InvalidBody(format!("the body does not match the expected shape: {e}"))
-        }
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    if !value.is_object() {
+        return Err(ApiError::InvalidBody(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::InvalidBody(format!("the body does not match the expected shape: {e}"))
     })
 }
 
@@ -127,6 +131,7 @@ mod tests {
         assert_eq!(parse_json::<G>(b"{}").unwrap_err().status(), 422);
         assert_eq!(parse_json::<G>(br#"{"name":5}"#).unwrap_err().status(), 422);
         assert_eq!(parse_json::<G>(br#"[1]"#).unwrap_err().status(), 422);
+        assert_eq!(parse_json::<G>(br#"["x"]"#).unwrap_err().status(), 422);
         assert!(parse_json::<G>(br#"{"name":"x"}"#).is_ok());
     }
 

@@ -386,7 +386,9 @@ impl Lobby {
             }
         }
         for o in self.operators.values() {
-            index.email.insert(o.email.to_lowercase(), o.id.clone());
+            index
+                .email
+                .insert(o.email.trim().to_lowercase(), o.id.clone());
         }
         for w in self.widgets.values() {
             index.widget_key.insert(w.key.clone(), w.id.clone());
@@ -421,7 +423,10 @@ impl Lobby {
     }
 
     pub fn load(&self, operator: &str) -> u32 {
-        self.index.active.get(operator).map_or(0, |s| s.len() as u32)
+        self.index
+            .active
+            .get(operator)
+            .map_or(0, |s| s.len() as u32)
     }
 
     fn active_kinds(&self, operator: &str) -> Vec<EntryKind> {
@@ -437,8 +442,13 @@ impl Lobby {
     }
 
     /// Operators who see a queue.
-    pub fn operators_serving<'a>(&'a self, target: &'a Target) -> impl Iterator<Item = &'a Operator> {
-        self.operators.values().filter(move |o| self.serves(o, target))
+    pub fn operators_serving<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> impl Iterator<Item = &'a Operator> {
+        self.operators
+            .values()
+            .filter(move |o| self.serves(o, target))
     }
 
     /// Is anyone online to take a client in this queue? (Else the widget offers the offline form.)
@@ -610,8 +620,7 @@ impl Lobby {
                     ClientState::Waiting { target, .. } => {
                         if !self.serves(op, target) && op.role != Role::Admin {
                             return Err(ApiError::Forbidden(
-                                "only an operator who may serve this client can redirect it"
-                                    .into(),
+                                "only an operator who may serve this client can redirect it".into(),
                             ));
                         }
                         if target == to {
@@ -746,7 +755,7 @@ impl Lobby {
             Event::OperatorCreated { operator } => {
                 self.index
                     .email
-                    .insert(operator.email.to_lowercase(), operator.id.clone());
+                    .insert(operator.email.trim().to_lowercase(), operator.id.clone());
                 self.operators.insert(operator.id.clone(), operator.clone());
             }
             Event::WidgetCreated { widget } => {
@@ -841,7 +850,9 @@ impl Lobby {
                 }
                 self.enqueue(to, *order, client);
             }
-            Event::ClientLeft { client, session, .. }
+            Event::ClientLeft {
+                client, session, ..
+            }
             | Event::SessionClosed {
                 client, session, ..
             } => {

@@ -91,7 +91,14 @@ pub fn document() -> Value {
                "widget": nullable("string"), "name": nullable("string"), "phone": nullable("string"),
                "group": nullable("string"), "waiting_since": s("string"), "position": s("integer"),
                "session": s("string")}),
-        &["id", "entry", "channel", "waiting_since", "position", "session"],
+        &[
+            "id",
+            "entry",
+            "channel",
+            "waiting_since",
+            "position",
+            "session",
+        ],
     );
     let created = obj(json!({"id": s("string")}), &["id"]);
     let status_ok = obj(json!({"status": s("string")}), &[]);
@@ -205,9 +212,7 @@ mod tests {
     fn every_documented_path_is_routed() {
         let doc = document();
         for (path, item) in doc["paths"].as_object().unwrap() {
-            let concrete = path
-                .replace("{id}", "x_1")
-                .replace("{key}", "acme.k");
+            let concrete = path.replace("{id}", "x_1").replace("{key}", "acme.k");
             for method in ["get", "post", "put"] {
                 if item.get(method).is_some() {
                     assert!(
@@ -243,7 +248,10 @@ mod tests {
             "/api/v1/client/pages",
             "/api/v1/client/events",
         ] {
-            assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+            assert!(
+                paths.contains_key(p),
+                "{p} missing from the OpenAPI document"
+            );
         }
         assert_eq!(doc["openapi"], "3.1.0");
     }

@@ -8,8 +8,8 @@ use lobby_wire::{
 };
 
 use crate::lobby::{Client, ClientState, Details, Event, Lobby, Operator, Redirected, Target};
-use lobby_wire::EntryKind;
 use crate::rfc3339;
+use lobby_wire::EntryKind;
 
 impl Lobby {
     fn widget_name(&self, details: &Details) -> Option<String> {
@@ -191,15 +191,18 @@ impl Lobby {
         }
     }
 
-    /// What one operator's WebSocket shows of a journal event (`seq` is its journal number).
-    /// Called after the event was applied, so the state is the one the event produced.
-    pub fn operator_events(
+    /// What one operator's WebSocket shows of a journal event (`seq` is its journal number):
+    /// at most one frame, so that resuming after a seq never skips half of an event. A frame
+    /// implies what goes with it: `session_started` also removes the client from the queue,
+    /// `client_waiting` for a client this operator was serving also ends that session.
+    /// Called after the event was applied; replays build the same frame from the same event.
+    pub fn operator_event(
         &self,
         operator: &Operator,
         seq: u64,
         event: &Event,
         at: crate::Millis,
-    ) -> Vec<OperatorEvent> {
+    ) -> Option<OperatorEvent> {
         let sees = |t: &Target| self.serves(operator, t);
         let me = |o: &str| o == operator.id;
         let waiting = |client: QueueItem| OperatorEvent::ClientWaiting { seq, client };
@@ -209,7 +212,6 @@ impl Lobby {
             reason,
             operator: by.cloned(),
         };
-        let mut out = vec![];
         match event {
             Event::ClientEntered {
                 client,
@@ -219,94 +221,88 @@ impl Lobby {
                 target,
                 position,
                 ..
-            } if sees(target) => {
-                out.push(waiting(self.row(
-                    client, session, *entry, details, target, at, *position,
-                )));
-            }
+            } if sees(target) => Some(waiting(
+                self.row(client, session, *entry, details, target, at, *position),
+            )),
             Event::ClientAccepted {
                 client,
                 session,
                 operator: by,
+                ..
+            } if me(by) => Some(OperatorEvent::SessionStarted {
+                seq,
+                session: session.clone(),
+                client: client.clone(),
+            }),
+            Event::ClientAccepted {
+                client,
+                operator: by,
                 from,
-            } => {
-                if sees(from) {
-                    out.push(removed(client, RemovedReason::Accepted, Some(by)));
-                }
-                if me(by) {
-                    out.push(OperatorEvent::SessionStarted {
-                        seq,
-                        session: session.clone(),
-                        client: client.clone(),
-                    });
-                }
-            }
+                ..
+            } if sees(from) => Some(removed(client, RemovedReason::Accepted, Some(by))),
             Event::ClientRedirected {
                 client,
                 session,
-                from,
                 to,
                 entry,
                 details,
                 position,
                 ..
-            } => {
-                match from {
-                    Redirected::Queue(t) if sees(t) && !sees(to) => {
-                        out.push(removed(client, RemovedReason::Redirected, None))
-                    }
-                    Redirected::Operator(o) if me(o) => out.push(OperatorEvent::SessionClosed {
-                        seq,
-                        session: session.clone(),
-                        by: Party::Operator,
-                    }),
-                    _ => {}
-                }
-                // A row in the new queue, or a refreshed one (new position, group) for an
-                // operator who sees both queues.
-                if sees(to) {
-                    out.push(waiting(self.row(
-                        client, session, *entry, details, to, at, *position,
-                    )));
-                }
-            }
-            Event::ClientLeft { client, from, .. } if sees(from) => {
-                out.push(removed(client, RemovedReason::Left, None));
-            }
-            Event::MessagePosted { operator: o, .. } if o.as_deref().is_some_and(me) => {
-                if let Some((session, message)) = Self::message_of(event, at) {
-                    out.push(OperatorEvent::Message {
-                        seq,
-                        session,
-                        message,
-                    });
-                }
-            }
-            Event::SessionClosed {
+            } if sees(to) => Some(waiting(
+                self.row(client, session, *entry, details, to, at, *position),
+            )),
+            Event::ClientRedirected {
                 client,
                 session,
-                operator: o,
-                waiting_in,
-                by,
-            } => {
-                if o.as_deref().is_some_and(me) {
-                    out.push(OperatorEvent::SessionClosed {
-                        seq,
-                        session: session.clone(),
-                        by: *by,
-                    });
+                from,
+                ..
+            } => match from {
+                Redirected::Queue(t) if sees(t) => {
+                    Some(removed(client, RemovedReason::Redirected, None))
                 }
-                if waiting_in.as_ref().is_some_and(sees) {
-                    out.push(removed(client, RemovedReason::Closed, None));
-                }
+                Redirected::Operator(o) if me(o) => Some(OperatorEvent::SessionClosed {
+                    seq,
+                    session: session.clone(),
+                    by: Party::Operator,
+                }),
+                _ => None,
+            },
+            Event::ClientLeft { client, from, .. } if sees(from) => {
+                Some(removed(client, RemovedReason::Left, None))
             }
-            _ => {}
+            Event::MessagePosted { operator: o, .. } if o.as_deref().is_some_and(me) => {
+                Self::message_of(event, at).map(|(session, message)| OperatorEvent::Message {
+                    seq,
+                    session,
+                    message,
+                })
+            }
+            Event::SessionClosed {
+                session,
+                operator: o,
+                by,
+                ..
+            } if o.as_deref().is_some_and(me) => Some(OperatorEvent::SessionClosed {
+                seq,
+                session: session.clone(),
+                by: *by,
+            }),
+            Event::SessionClosed {
+                client,
+                waiting_in: Some(t),
+                ..
+            } if sees(t) => Some(removed(client, RemovedReason::Closed, None)),
+            _ => None,
         }
-        out
     }
 
     /// What a client's WebSocket shows of an event about that client.
-    pub fn client_event(&self, client_id: &str, event: &Event, at: crate::Millis) -> Option<ClientEvent> {
+    pub fn client_event(
+        &self,
+        client_id: &str,
+        event: &Event,
+        at: crate::Millis,
+    ) -> Option<ClientEvent> {
         let (Some(subject), _) = event.subject() else {
             return None;
         };

@@ -408,6 +408,9 @@ pub struct ReportPage {
 
 /// What an operator's WebSocket carries. `seq` is the tenant's event sequence number: a
 /// reconnecting operator passes the last one it saw as `after` and receives what it missed.
+/// Each journal event gives an operator at most one frame, so a frame implies what goes with
+/// it: `session_started` also takes the client out of the queue; `client_waiting` for a client
+/// this operator was serving (redirected back into a queue it sees) also ends that session.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[allow(clippy::large_enum_variant)] // built, sent and dropped one at a time
@@ -425,11 +428,23 @@ pub enum OperatorEvent {
         operator: Option<String>,
     },
     /// This operator now serves a session (it accepted, or a client was handed over).
-    SessionStarted { seq: u64, session: String, client: String },
+    SessionStarted {
+        seq: u64,
+        session: String,
+        client: String,
+    },
     /// A message in one of this operator's sessions.
-    Message { seq: u64, session: String, message: Message },
+    Message {
+        seq: u64,
+        session: String,
+        message: Message,
+    },
     /// One of this operator's sessions ended.
-    SessionClosed { seq: u64, session: String, by: Party },
+    SessionClosed {
+        seq: u64,
+        session: String,
+        by: Party,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -446,11 +461,26 @@ pub enum RemovedReason {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
     /// First frame after connecting: where the client stands now.
-    Status { status: ClientStatus, position: Option<u32>, session: String },
-    Position { position: u32 },
-    Accepted { session: String, operator: String },
+    Status {
+        status: ClientStatus,
+        position: Option<u32>,
+        session: String,
+    },
+    Position {
+        position: u32,
+    },
+    Accepted {
+        session: String,
+        operator: String,
+    },
     /// Back in the queue after a redirect.
-    Redirected { position: u32 },
-    Message { message: Message },
-    Closed { by: Party },
+    Redirected {
+        position: u32,
+    },
+    Message {
+        message: Message,
+    },
+    Closed {
+        by: Party,
+    },
 }
