@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 OUT=functions/cloudflare/build
+# wrangler.toml serves static assets from frontend/dist: it must exist even before the frontends
+# are built (scripts/build-frontend.sh fills it).
+mkdir -p frontend/dist
 # What the worker is built from. Add a path here if the worker ever embeds files from elsewhere.
 INPUTS=(functions Cargo.toml Cargo.lock rust-toolchain.toml scripts/build-worker.sh scripts/env.sh)
 

@@ -20,6 +20,13 @@ pub async fn handle(mut req: Request, env: Env) -> Result<Response> {
     if method == "OPTIONS" {
         return with_cors(Response::empty()?.with_status(204), &req);
     }
+    if url.path() == "/" || url.path() == "/app" {
+        // The operator app lives under /app/ (static assets).
+        let mut to = url.clone();
+        to.set_path("/app/");
+        to.set_query(None);
+        return Response::redirect_with_status(to, 302);
+    }
     let route = match api::route(&method, url.path()) {
         Ok(r) => r,
         Err(e) => return with_cors(error_response(&e)?, &req),

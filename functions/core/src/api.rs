@@ -40,6 +40,9 @@ pub enum Route {
     Ping,
     Queue,
     Preview { client: String },
+    AddTag { client: String },
+    AddNote { client: String },
+    UpdateOperator { operator: String },
     Accept { client: String },
     Redirect { client: String },
     MySessions,
@@ -90,6 +93,9 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             ["ping"] => Some((&["GET"], Route::Ping)),
             ["queue"] => Some((&["GET"], Route::Queue)),
             ["clients", _, "preview"] => Some((&["GET"], Route::Preview { client: s(3) })),
+            ["clients", _, "tags"] => Some((&["POST"], Route::AddTag { client: s(3) })),
+            ["clients", _, "notes"] => Some((&["POST"], Route::AddNote { client: s(3) })),
+            ["operators", _] => Some((&["PUT"], Route::UpdateOperator { operator: s(3) })),
             ["queue", _, "accept"] => Some((&["POST"], Route::Accept { client: s(3) })),
             ["queue", _, "redirect"] => Some((&["POST"], Route::Redirect { client: s(3) })),
             ["sessions"] => Some((&["GET"], Route::MySessions)),
@@ -134,7 +140,9 @@ impl Route {
             Healthz | OpenApi => Access::Public,
             CreateTenant => Access::Platform,
             Login => Access::Login,
-            CreateGroup | CreateOperator | ListWidgets | CreateWidget => Access::Admin,
+            CreateGroup | CreateOperator | UpdateOperator { .. } | ListWidgets | CreateWidget => {
+                Access::Admin
+            }
             WidgetEntry { .. } => Access::Widget,
             ClientMessages | PostClientMessage | ClientPages | ClientLeave | ClientEvents => {
                 Access::Client
@@ -523,6 +531,56 @@ impl Lobby {
                 let op = self.new_operator(id("op", e, 0), &req, &e[8..24])?;
                 let events = self.handle(&Command::CreateOperator(op.clone()), ctx.now)?;
                 Reply::with(201, wire::Created { id: op.id }, events)
+            }
+            Route::UpdateOperator { operator } => {
+                let req: wire::UpdateOperator = parse_json(body)?;
+                let name = match &req.name {
+                    Some(n) => Some(text_field("name", n, MAX_FIELD_CHARS)?),
+                    None => None,
+                };
+                let events = self.handle(
+                    &Command::UpdateOperator {
+                        operator: operator.clone(),
+                        name,
+                        groups: req.groups.clone(),
+                        chat_limit: req.limits.map(|l| l.chat),
+                    },
+                    ctx.now,
+                )?;
+                let op = self.operator(operator)?;
+                Reply::with(200, self.operator_info(op), events)
+            }
+            Route::AddTag { client } => {
+                let op = self.acting_operator(actor)?;
+                let c = self.visible_client(op, client)?.id.clone();
+                let req: wire::AddTag = parse_json(body)?;
+                let tag = text_field("tag", &req.tag, 50)?;
+                let events = self.handle(
+                    &Command::Tag {
+                        client: c.clone(),
+                        tag,
+                    },
+                    ctx.now,
+                )?;
+                let tags = self.sessions[&self.clients[&c].session].tags.clone();
+                Reply::with(201, json!({ "tags": tags }), events)
+            }
+            Route::AddNote { client } => {
+                let op = self.acting_operator(actor)?;
+                let operator = op.id.clone();
+                let c = self.visible_client(op, client)?.id.clone();
+                let req: wire::AddNote = parse_json(body)?;
+                let text = text_field("text", &req.text, 5000)?;
+                let events = self.handle(
+                    &Command::Note {
+                        client: c.clone(),
+                        operator,
+                        text,
+                    },
+                    ctx.now,
+                )?;
+                let notes = self.notes_of(&self.clients[&c].session);
+                Reply::with(201, json!({ "notes": notes }), events)
             }
             Route::ListWidgets => {
                 self.acting_operator(actor)?;

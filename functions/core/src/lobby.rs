@@ -127,7 +127,24 @@ pub struct Session {
     /// The sequence number the next message gets (the first is 1).
     pub next_seq: u64,
     pub pages: Vec<PageView>,
+    /// Labels operators put on the conversation.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub notes: Vec<Note>,
 }
+
+/// An operator's note on a client, shown in the preview and the Client tab.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Note {
+    pub text: String,
+    pub operator: String,
+    pub at: Millis,
+}
+
+/// At most this many tags and notes per session.
+pub const MAX_TAGS: usize = 50;
+pub const MAX_NOTES: usize = 200;
 
 /// A change of state. Persisted in order; applying them from an empty state gives the state.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -202,6 +219,23 @@ pub enum Event {
         url: String,
         title: Option<String>,
     },
+    Tagged {
+        client: String,
+        session: String,
+        tag: String,
+    },
+    NoteAdded {
+        client: String,
+        session: String,
+        text: String,
+        operator: String,
+    },
+    OperatorUpdated {
+        operator: String,
+        name: Option<String>,
+        groups: Option<Vec<String>>,
+        chat_limit: Option<u32>,
+    },
     SessionClosed {
         client: String,
         session: String,
@@ -242,6 +276,12 @@ impl Event {
             | Event::PageVisited {
                 client, session, ..
             }
+            | Event::Tagged {
+                client, session, ..
+            }
+            | Event::NoteAdded {
+                client, session, ..
+            }
             | Event::SessionClosed {
                 client, session, ..
             } => (Some(client), Some(session)),
@@ -262,6 +302,9 @@ impl Event {
             Event::ClientLeft { .. } => "client_left",
             Event::MessagePosted { .. } => "message_posted",
             Event::PageVisited { .. } => "page_visited",
+            Event::Tagged { .. } => "tagged",
+            Event::NoteAdded { .. } => "note_added",
+            Event::OperatorUpdated { .. } => "operator_updated",
             Event::SessionClosed { .. } => "session_closed",
         }
     }
@@ -291,6 +334,23 @@ pub enum Command {
     },
     CreateGroup(Group),
     CreateOperator(Operator),
+    /// An admin changes an operator's name, groups or chat limit.
+    UpdateOperator {
+        operator: String,
+        name: Option<String>,
+        groups: Option<Vec<String>>,
+        chat_limit: Option<u32>,
+    },
+    /// An operator who may see the client tags its conversation.
+    Tag {
+        client: String,
+        tag: String,
+    },
+    Note {
+        client: String,
+        operator: String,
+        text: String,
+    },
     CreateWidget(Widget),
     SetPresence {
         operator: String,
@@ -548,6 +608,72 @@ impl Lobby {
                     operator: op.clone(),
                 }])
             }
+            Command::UpdateOperator {
+                operator,
+                name,
+                groups,
+                chat_limit,
+            } => {
+                self.operator(operator)?;
+                for g in groups.iter().flatten() {
+                    self.group(g)?;
+                }
+                if let Some(limit) = chat_limit {
+                    // Lowering a limit below what the operator serves now would put it over
+                    // its limit; the admin waits until a session ends.
+                    let chats = self
+                        .active_kinds(operator)
+                        .iter()
+                        .filter(|k| !k.is_exclusive())
+                        .count() as u32;
+                    if *limit == 0 {
+                        return Err(ApiError::invalid("limits.chat must be at least 1"));
+                    }
+                    if *limit < chats {
+                        return Err(ApiError::Conflict(format!(
+                            "the operator serves {chats} chats now; the limit cannot go below that"
+                        )));
+                    }
+                }
+                Ok(vec![Event::OperatorUpdated {
+                    operator: operator.clone(),
+                    name: name.clone(),
+                    groups: groups.clone(),
+                    chat_limit: *chat_limit,
+                }])
+            }
+            Command::Tag { client, tag } => {
+                let c = self.client(client)?;
+                let s = &self.sessions[&c.session];
+                if s.tags.iter().any(|t| t == tag) {
+                    return Ok(vec![]);
+                }
+                if s.tags.len() >= MAX_TAGS {
+                    return Err(ApiError::Conflict(format!("at most {MAX_TAGS} tags")));
+                }
+                Ok(vec![Event::Tagged {
+                    client: client.clone(),
+                    session: c.session.clone(),
+                    tag: tag.clone(),
+                }])
+            }
+            Command::Note {
+                client,
+                operator,
+                text,
+            } => {
+                let c = self.client(client)?;
+                self.operator(operator)?;
+                if self.sessions[&c.session].notes.len() >= MAX_NOTES {
+                    return Err(ApiError::Conflict(format!("at most {MAX_NOTES} notes")));
+                }
+                Ok(vec![Event::NoteAdded {
+                    client: client.clone(),
+                    session: c.session.clone(),
+                    text: text.clone(),
+                    operator: operator.clone(),
+                }])
+            }
             Command::CreateWidget(w) => {
                 self.group(&w.group)?;
                 if self.widgets.contains_key(&w.id) || self.widget_by_key(&w.key).is_some() {
@@ -764,6 +890,43 @@ impl Lobby {
                     .insert(widget.key.clone(), widget.id.clone());
                 self.widgets.insert(widget.id.clone(), widget.clone());
             }
+            Event::OperatorUpdated {
+                operator,
+                name,
+                groups,
+                chat_limit,
+            } => {
+                if let Some(o) = self.operators.get_mut(operator) {
+                    if let Some(n) = name {
+                        o.name = n.clone();
+                    }
+                    if let Some(g) = groups {
+                        o.groups = g.clone();
+                    }
+                    if let Some(l) = chat_limit {
+                        o.chat_limit = *l;
+                    }
+                }
+            }
+            Event::Tagged { session, tag, .. } => {
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.tags.push(tag.clone());
+                }
+            }
+            Event::NoteAdded {
+                session,
+                text,
+                operator,
+                ..
+            } => {
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.notes.push(Note {
+                        text: text.clone(),
+                        operator: operator.clone(),
+                        at,
+                    });
+                }
+            }
             Event::PresenceChanged { operator, presence } => {
                 if let Some(o) = self.operators.get_mut(operator) {
                     o.presence = *presence;
@@ -789,6 +952,8 @@ impl Lobby {
                         closed_at: None,
                         operators: vec![],
                         next_seq: 1,
+                        tags: vec![],
+                        notes: vec![],
                         pages: details
                             .page
                             .iter()

@@ -160,11 +160,31 @@ impl Lobby {
             client: self.client_info(client),
             past_sessions,
             browsing_history: session.map(|s| s.pages.clone()).unwrap_or_default(),
-            tags: vec![],
+            tags: session.map(|s| s.tags.clone()).unwrap_or_default(),
             call_parameters: client.details.params.clone(),
-            notes: vec![],
+            notes: self.notes_of(&client.session),
             messages,
         }
+    }
+
+    /// A session's notes as the API shows them, with the operators' names.
+    pub fn notes_of(&self, session: &str) -> Vec<lobby_wire::Note> {
+        self.sessions
+            .get(session)
+            .map(|s| {
+                s.notes
+                    .iter()
+                    .map(|n| lobby_wire::Note {
+                        text: n.text.clone(),
+                        operator: self
+                            .operators
+                            .get(&n.operator)
+                            .map_or_else(|| n.operator.clone(), |o| o.name.clone()),
+                        at: rfc3339(n.at),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The message an event carries, as the API shows it.

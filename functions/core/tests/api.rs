@@ -1636,3 +1636,134 @@ fn authorize_checks_the_platform_token_and_finds_tenants() {
         assert_eq!(e.status(), 404, "{key}");
     }
 }
+
+#[test]
+fn operators_tag_and_annotate_a_client_and_the_preview_shows_it() {
+    let mut w = World::new();
+    let ann = w.ann.clone();
+    w.online(&ann);
+    let e = w.enter(json!({"entry": "webchat", "form": {"name": "Zoe"}}));
+    let client = e.client.clone();
+    let r = w.ok(
+        Route::AddTag {
+            client: client.clone(),
+        },
+        &ann,
+        json!({"tag": "vip"}),
+    );
+    assert_eq!((r.status, r.body.clone()), (201, json!({"tags": ["vip"]})));
+    // The same tag twice is kept once, and changes nothing.
+    let r = w.ok(
+        Route::AddTag {
+            client: client.clone(),
+        },
+        &ann,
+        json!({"tag": "vip"}),
+    );
+    assert!(r.events.is_empty());
+    let r = w.ok(
+        Route::AddNote {
+            client: client.clone(),
+        },
+        &ann,
+        json!({"text": "asked about the invoice"}),
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body["notes"][0]["text"], "asked about the invoice");
+    assert_eq!(r.body["notes"][0]["operator"], "Ann");
+    let p = w.ok(
+        Route::Preview {
+            client: client.clone(),
+        },
+        &ann,
+        Value::Null,
+    );
+    assert_eq!(p.body["tags"], json!(["vip"]));
+    assert_eq!(p.body["notes"][0]["text"], "asked about the invoice");
+    // Empty or missing text is refused; a client of another group is not found.
+    let (status, code) = w.refused(
+        Route::AddTag {
+            client: client.clone(),
+        },
+        &ann,
+        &json_body(json!({"tag": "  "})),
+        &browser(),
+    );
+    assert_eq!((status, code.as_str()), (422, "invalid_body"));
+    let (status, _) = w.refused(
+        Route::AddNote {
+            client: "c_nope".into(),
+        },
+        &ann,
+        &json_body(json!({"text": "x"})),
+        &browser(),
+    );
+    assert_eq!(status, 404);
+    w.check_replay();
+}
+
+#[test]
+fn an_admin_changes_an_operators_groups_and_limit_but_not_below_its_load() {
+    let mut w = World::new();
+    let (admin, ann) = (w.admin.clone(), w.ann.clone());
+    let Actor::Operator { id: ann_id, .. } = ann.clone() else {
+        unreachable!()
+    };
+    w.online(&ann);
+    let a = w.enter(json!({"entry": "webchat"}));
+    let b = w.enter(json!({"entry": "webchat"}));
+    w.ok(
+        Route::Accept {
+            client: a.client.clone(),
+        },
+        &ann,
+        Value::Null,
+    );
+    w.ok(
+        Route::Accept {
+            client: b.client.clone(),
+        },
+        &ann,
+        Value::Null,
+    );
+    // Ann serves 2: a limit of 1 would put her over it.
+    let (status, code) = w.refused(
+        Route::UpdateOperator {
+            operator: ann_id.clone(),
+        },
+        &admin,
+        &json_body(json!({"limits": {"chat": 1}})),
+        &browser(),
+    );
+    assert_eq!((status, code.as_str()), (409, "conflict"));
+    let support = w.support.clone();
+    let sales = w.sales.clone();
+    let r = w.ok(
+        Route::UpdateOperator {
+            operator: ann_id.clone(),
+        },
+        &admin,
+        json!({"name": "Ann B.", "groups": [sales, support], "limits": {"chat": 4}}),
+    );
+    assert_eq!(r.body["name"], "Ann B.");
+    assert_eq!(r.body["limits"]["chat"], 4);
+    assert_eq!(r.body["groups"].as_array().unwrap().len(), 2);
+    // Only admins, only known groups.
+    let (status, _) = w.refused(
+        Route::UpdateOperator {
+            operator: ann_id.clone(),
+        },
+        &ann,
+        &json_body(json!({"limits": {"chat": 9}})),
+        &browser(),
+    );
+    assert_eq!(status, 403);
+    let (status, _) = w.refused(
+        Route::UpdateOperator { operator: ann_id },
+        &admin,
+        &json_body(json!({"groups": ["g_unknown"]})),
+        &browser(),
+    );
+    assert_eq!(status, 404);
+    w.check_replay();
+}

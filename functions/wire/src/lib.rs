@@ -110,6 +110,27 @@ pub struct CreateWidget {
     pub offline_email: Option<String>,
 }
 
+/// `PUT /api/v1/operators/{id}`: what an admin changes; absent fields stay as they are.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct UpdateOperator {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
+    #[serde(default)]
+    pub limits: Option<Limits>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AddTag {
+    pub tag: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AddNote {
+    pub text: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WidgetCreated {
     pub id: String,
