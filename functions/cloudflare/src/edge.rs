@@ -151,6 +151,12 @@ async fn answer(
         origin: header("Origin"),
         accept_language: header("Accept-Language"),
         after,
+        // Cloudflare's edge sets CF-Connecting-IP; behind other proxies the first
+        // X-Forwarded-For hop is the client.
+        address: header("CF-Connecting-IP").or_else(|| {
+            header("X-Forwarded-For")
+                .and_then(|f| f.split(',').next().map(|a| a.trim().to_string()))
+        }),
     };
     let namespace = env.durable_object("TENANT").map_err(internal)?;
     let stub = namespace

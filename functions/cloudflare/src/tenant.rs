@@ -7,8 +7,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use lobby_core::api::{Actor, Ctx, MessageLog, Meta, Route};
-use lobby_core::{ApiError, Lobby};
-use lobby_wire::{ClientEvent, OperatorEvent};
+use lobby_core::lobby::Command;
+use lobby_core::outbox::{self, Mail};
+use lobby_core::{ApiError, Event, Lobby, Millis};
+use lobby_wire::{ClientEvent, OperatorEvent, Party};
 use serde::{Deserialize, Serialize};
 use worker::*;
 
@@ -78,39 +80,143 @@ impl TenantRoom {
         result
     }
 
-    fn call(&self, env: Envelope) -> Result<Response> {
+    /// Appends events to the journal (numbering them) and pushes them to the sockets.
+    fn record(&self, live: &mut Live, now: Millis, events: Vec<Event>) -> Result<()> {
+        let stored = live.journal.append(live.last, now, events)?;
+        live.last += stored.len() as u64;
+        live.journal
+            .maybe_snapshot(&live.lobby, live.last, &mut live.snapshot)?;
+        self.broadcast(&live.lobby, &stored, now);
+        Ok(())
+    }
+
+    /// Runs a call; answers the response and whether e-mails are owed now (wake the outbox).
+    fn call(&self, env: Envelope) -> Result<(Response, bool)> {
         let now = Date::now().as_millis() as i64;
         let mut entropy = [0u8; 64];
         getrandom::fill(&mut entropy).map_err(|e| Error::RustError(e.to_string()))?;
         let secret = crate::token_secret(&self.env)?;
         self.with_live(|live| {
-            let Live {
-                journal,
-                lobby,
-                last,
-                snapshot,
-            } = live;
             let ctx = Ctx {
                 now,
                 entropy: &entropy,
                 token_secret: secret.as_bytes(),
-                messages: &*journal,
+                messages: &live.journal,
             };
+            let lobby = &mut live.lobby;
             let reply =
                 match lobby.call(&env.route, &env.actor, env.body.as_bytes(), &env.meta, &ctx) {
                     Ok(reply) => reply,
-                    Err(e) => return error_response(&e),
+                    Err(e) => return Ok((error_response(&e)?, false)),
                 };
-            let stored = journal.append(*last, now, reply.events)?;
-            *last += stored.len() as u64;
-            journal.maybe_snapshot(lobby, *last, snapshot)?;
-            self.broadcast(lobby, &stored);
-            json_response(reply.status, &reply.body)
+            let owes_mail = reply
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::OfflineReceived { .. }));
+            self.record(live, now, reply.events)?;
+            Ok((json_response(reply.status, &reply.body)?, owes_mail))
+        })
+    }
+
+    /// Sends the e-mails that are due, records how each went, and sets the alarm for the next.
+    async fn flush_outbox(&self) -> Result<()> {
+        let now = Date::now().as_millis() as i64;
+        let due: Vec<Mail> = self.with_live(|live| {
+            Ok(live
+                .lobby
+                .outbox
+                .values()
+                .filter(|m| m.next_at.is_some_and(|t| t <= now))
+                .cloned()
+                .collect())
+        })?;
+        let from = self
+            .env
+            .var("LOBBY_MAIL_FROM")
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| "lobby@example.com".into());
+        for mail in due {
+            let outcome = self.send(&mail, &from, now).await;
+            self.with_live(|live| {
+                let cmd = match &outcome {
+                    Ok(()) => Command::MailSent {
+                        id: mail.id.clone(),
+                    },
+                    Err(e) => Command::MailFailed {
+                        id: mail.id.clone(),
+                        error: e.to_string(),
+                    },
+                };
+                match live.lobby.handle(&cmd, now) {
+                    Ok(events) => self.record(live, now, events),
+                    Err(_) => Ok(()), // already settled by a concurrent run
+                }
+            })?;
+        }
+        let next =
+            self.with_live(|live| Ok(live.lobby.outbox.values().filter_map(|m| m.next_at).min()))?;
+        if let Some(at) = next {
+            self.state.storage().set_alarm((at - now).max(0)).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&self, mail: &Mail, from: &str, now: Millis) -> Result<()> {
+        let raw = outbox::mime(mail, from, &format!("{}@lobby", mail.id), now / 1000);
+        let message = EmailMessage::new(from, &mail.to, &raw)
+            .map_err(|e| Error::RustError(format!("{e:?}")))?;
+        self.env
+            .send_email("EMAIL")?
+            .send(&message)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::RustError(format!("{e:?}")))
+    }
+
+    /// Relays "typing" between a client and the operator serving it (not journaled).
+    fn relay_typing(&self, peer: &Peer, text: &str) -> Result<()> {
+        let Ok(frame) = serde_json::from_str::<serde_json::Value>(text) else {
+            return Ok(());
+        };
+        if frame["type"] != "typing" {
+            return Ok(());
+        }
+        self.with_live(|live| {
+            match peer {
+                Peer::Client { id, .. } => {
+                    if let Some((operator, session)) = live.lobby.typing_peer(id) {
+                        for ws in self
+                            .state
+                            .get_websockets_with_tag(&format!("op:{operator}"))
+                        {
+                            let _ = ws.send(&OperatorEvent::Typing {
+                                session: session.clone(),
+                            });
+                        }
+                    }
+                }
+                Peer::Operator { id } => {
+                    let session = frame["session"].as_str().unwrap_or_default();
+                    if let Some(c) = live.lobby.client_by_session(session) {
+                        if live.lobby.typing_peer(&c.id).is_some_and(|(o, _)| o == *id) {
+                            for ws in self
+                                .state
+                                .get_websockets_with_tag(&format!("client:{}", c.id))
+                            {
+                                let _ = ws.send(&ClientEvent::Typing {
+                                    from: Party::Operator,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
         })
     }
 
     /// Sends every socket what it should see of the new events.
-    fn broadcast(&self, lobby: &Lobby, stored: &[Stored]) {
+    fn broadcast(&self, lobby: &Lobby, stored: &[Stored], now: Millis) {
         if stored.is_empty() {
             return;
         }
@@ -143,9 +249,7 @@ impl TenantRoom {
                         if let Some(ev) = lobby.client_event(&id, &s.event, s.at) {
                             let _ = ws.send(&ev);
                         } else if let Some(position) = moved.get(&id) {
-                            let _ = ws.send(&ClientEvent::Position {
-                                position: *position,
-                            });
+                            let _ = ws.send(&lobby.position_event(&id, *position, now));
                         }
                     }
                 }
@@ -167,7 +271,7 @@ impl TenantRoom {
                         )));
                     };
                     self.state
-                        .accept_websocket_with_tags(&server, &["operator"]);
+                        .accept_websocket_with_tags(&server, &["operator", &format!("op:{id}")]);
                     server.serialize_attachment(Peer::Operator { id: id.clone() })?;
                     server.send(&OperatorEvent::Hello { seq: live.last })?;
                     if let Some(after) = env.meta.after {
@@ -179,12 +283,14 @@ impl TenantRoom {
                     }
                 }
                 Actor::Client { id, session } => {
-                    self.state.accept_websocket_with_tags(&server, &["client"]);
+                    self.state
+                        .accept_websocket_with_tags(&server, &["client", &format!("client:{id}")]);
                     server.serialize_attachment(Peer::Client {
                         id: id.clone(),
                         session: session.clone(),
                     })?;
-                    server.send(&live.lobby.client_status(id, session))?;
+                    let now = Date::now().as_millis() as i64;
+                    server.send(&live.lobby.client_status(id, session, now))?;
                     if let Some(after) = env.meta.after {
                         for message in live.journal.messages(session, after, 10_000) {
                             server.send(&ClientEvent::Message { message })?;
@@ -226,7 +332,17 @@ impl DurableObject for TenantRoom {
             return self.open_stream(env, protocol);
         }
         let env: Envelope = req.json().await?;
-        self.call(env)
+        let (response, owes_mail) = self.call(env)?;
+        if owes_mail {
+            // Sent by the alarm right after this answer; retried by later alarms.
+            self.state.storage().set_alarm(0).await?;
+        }
+        Ok(response)
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.flush_outbox().await?;
+        Response::ok("")
     }
 
     async fn websocket_message(
@@ -234,10 +350,13 @@ impl DurableObject for TenantRoom {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
-        // Clients may ping to keep a connection alive through proxies; nothing else is read.
+        // Pings keep a connection alive through proxies; "typing" is relayed; nothing else
+        // is read from sockets (changes go through the HTTP API).
         if let WebSocketIncomingMessage::String(text) = message {
             if text.contains("\"ping\"") {
                 ws.send_with_str(r#"{"type":"pong"}"#)?;
+            } else if let Ok(Some(peer)) = ws.deserialize_attachment::<Peer>() {
+                self.relay_typing(&peer, &text)?;
             }
         }
         Ok(())

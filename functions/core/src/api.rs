@@ -51,6 +51,9 @@ pub enum Route {
     CloseSession { session: String },
     OperatorEvents,
     WidgetEntry { key: String },
+    WidgetConfig { key: String },
+    WidgetOffline { key: String },
+    CreateInvitation,
     ClientMessages,
     PostClientMessage,
     ClientPages,
@@ -107,6 +110,9 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             ["sessions", _, "close"] => Some((&["POST"], Route::CloseSession { session: s(3) })),
             ["operator", "events"] => Some((&["GET"], Route::OperatorEvents)),
             ["widgets", _, "entries"] => Some((&["POST"], Route::WidgetEntry { key: s(3) })),
+            ["widgets", _, "config"] => Some((&["GET"], Route::WidgetConfig { key: s(3) })),
+            ["widgets", _, "offline"] => Some((&["POST"], Route::WidgetOffline { key: s(3) })),
+            ["invitations"] => Some((&["POST"], Route::CreateInvitation)),
             ["client", "messages"] => {
                 Some(pick(&m, Route::ClientMessages, Route::PostClientMessage))
             }
@@ -143,11 +149,21 @@ impl Route {
             CreateGroup | CreateOperator | UpdateOperator { .. } | ListWidgets | CreateWidget => {
                 Access::Admin
             }
-            WidgetEntry { .. } => Access::Widget,
+            WidgetEntry { .. } | WidgetConfig { .. } | WidgetOffline { .. } => Access::Widget,
             ClientMessages | PostClientMessage | ClientPages | ClientLeave | ClientEvents => {
                 Access::Client
             }
             _ => Access::Operator,
+        }
+    }
+
+    /// The widget key of a widget route.
+    pub fn widget_key(&self) -> Option<&str> {
+        match self {
+            Route::WidgetEntry { key }
+            | Route::WidgetConfig { key }
+            | Route::WidgetOffline { key } => Some(key),
+            _ => None,
         }
     }
 
@@ -174,6 +190,9 @@ pub struct Meta {
     pub accept_language: Option<String>,
     /// `?after=` of message lists and event streams.
     pub after: Option<u64>,
+    /// The client's network address, as the edge saw it (for rate limits).
+    #[serde(default)]
+    pub address: Option<String>,
 }
 
 /// The deployment's secrets, read by the edge from its environment.
@@ -216,9 +235,9 @@ pub fn authorize(
             Ok((Some(valid_slug(&req.tenant)?), Actor::Anonymous))
         }
         Access::Widget => {
-            let Route::WidgetEntry { key } = route else {
-                unreachable!("only widget routes have widget access")
-            };
+            let key = route
+                .widget_key()
+                .expect("only widget routes have widget access");
             let tenant = tenant_of_widget_key(key)
                 .ok_or_else(|| ApiError::not_found(format!("widget {key}")))?;
             Ok((Some(tenant), Actor::Anonymous))
@@ -594,6 +613,8 @@ impl Lobby {
                         group: w.group.clone(),
                         allowed_origins: w.allowed_origins.clone(),
                         offline_email: w.offline_email.clone(),
+                        buttons: w.buttons.clone(),
+                        form: w.form,
                     })
                     .collect();
                 Reply::ok(json!({ "widgets": ws }))
@@ -616,6 +637,27 @@ impl Lobby {
                     None | Some("") => None,
                     Some(m) => Some(email_field(m)?),
                 };
+                let buttons = match &req.buttons {
+                    None => crate::lobby::default_buttons(),
+                    Some(b) => {
+                        use wire::EntryKind::*;
+                        let mut out: Vec<wire::EntryKind> = vec![];
+                        for k in b {
+                            if !matches!(k, Webchat | Video | Callback) {
+                                return Err(ApiError::invalid(format!(
+                                    "buttons: a widget offers webchat, video and callback, not {k:?}"
+                                )));
+                            }
+                            if !out.contains(k) {
+                                out.push(*k);
+                            }
+                        }
+                        if out.is_empty() {
+                            return Err(ApiError::invalid("buttons: at least one"));
+                        }
+                        out
+                    }
+                };
                 let wid = id("w", e, 0);
                 let widget = Widget {
                     // 128 random bits after the tenant's slug.
@@ -625,6 +667,8 @@ impl Lobby {
                     group: req.group.clone(),
                     allowed_origins: origins,
                     offline_email,
+                    buttons,
+                    form: req.form.unwrap_or_default(),
                 };
                 let events = self.handle(&Command::CreateWidget(widget.clone()), ctx.now)?;
                 Reply::with(
@@ -761,6 +805,119 @@ impl Lobby {
                 Reply::with(200, json!({ "status": "closed" }), events)
             }
             Route::WidgetEntry { key } => self.enter(key, body, meta, ctx)?,
+            Route::WidgetConfig { key } => {
+                let w = self.widget_for_page(key, meta)?;
+                Reply::ok(wire::WidgetConfig {
+                    name: w.name.clone(),
+                    buttons: w.buttons.clone(),
+                    form: w.form,
+                    online: self.anyone_online(&Target::Group(w.group.clone())),
+                    languages: vec!["en".into(), "cs".into()],
+                })
+            }
+            Route::WidgetOffline { key } => {
+                let w = self.widget_for_page(key, meta)?.clone();
+                let req: wire::OfflineMessage = parse_json(body)?;
+                let message = text_field("message", &req.message, MAX_MESSAGE_CHARS)?;
+                let name = optional_field("form.name", &req.form.name)?;
+                let phone = optional_field("form.phone", &req.form.phone)?;
+                let email = match req.form.email.as_deref().map(str::trim) {
+                    None | Some("") => None,
+                    Some(m) => Some(email_field(m)?),
+                };
+                if email.is_none() && phone.is_none() {
+                    return Err(ApiError::invalid(
+                        "leave an e-mail or a phone number so that we can answer",
+                    ));
+                }
+                let to = w.offline_email.clone().ok_or_else(|| {
+                    ApiError::Conflict("this widget has no offline form address".into())
+                })?;
+                let who = name
+                    .clone()
+                    .or_else(|| email.clone())
+                    .or_else(|| phone.clone());
+                let mut text =
+                    format!("A message left through the offline form of {}.\n\n", w.name);
+                for (label, v) in [("Name", &name), ("E-mail", &email), ("Phone", &phone)] {
+                    if let Some(v) = v {
+                        text += &format!("{label}: {v}\n");
+                    }
+                }
+                if let Some(page) = meta.origin.as_deref() {
+                    text += &format!("Site: {page}\n");
+                }
+                text += &format!("\n{message}\n");
+                let mail = crate::outbox::Mail {
+                    id: id("m", e, 0),
+                    to,
+                    reply_to: email.clone(),
+                    subject: format!(
+                        "Offline message from {} ({})",
+                        who.unwrap_or_default(),
+                        w.name
+                    ),
+                    text,
+                    created_at: ctx.now,
+                    attempts: 0,
+                    next_at: Some(ctx.now),
+                    last_error: None,
+                };
+                let events = self.handle(
+                    &Command::ReceiveOffline {
+                        widget: w.id.clone(),
+                        mail,
+                    },
+                    ctx.now,
+                )?;
+                Reply::with(202, json!({ "status": "received" }), events)
+            }
+            Route::CreateInvitation => {
+                let op = self.acting_operator(actor)?.id.clone();
+                let req: wire::CreateInvitation = if body.iter().all(u8::is_ascii_whitespace) {
+                    wire::CreateInvitation::default()
+                } else {
+                    parse_json(body)?
+                };
+                use crate::invitation as inv;
+                let ttl = req.expires_in.unwrap_or(inv::DEFAULT_TTL_SECONDS);
+                if !(inv::MIN_TTL_SECONDS..=inv::MAX_TTL_SECONDS).contains(&ttl) {
+                    return Err(ApiError::invalid(format!(
+                        "expires_in must be between {} and {} seconds",
+                        inv::MIN_TTL_SECONDS,
+                        inv::MAX_TTL_SECONDS
+                    )));
+                }
+                // Eight tries at a code no live invitation holds.
+                let expires_at = ctx.now + ttl * 1000;
+                let mut last = Err(ApiError::Conflict("no free invitation code".into()));
+                for slot in 0..8 {
+                    let code = inv::code_from(&e[slot * 8..slot * 8 + 8]);
+                    last = self
+                        .handle(
+                            &Command::CreateInvitation(inv::Invitation {
+                                code: code.clone(),
+                                operator: op.clone(),
+                                expires_at,
+                                used: false,
+                            }),
+                            ctx.now,
+                        )
+                        .map(|events| (code, events));
+                    if last.is_ok() {
+                        break;
+                    }
+                }
+                let (code, events) = last?;
+                Reply::with(
+                    201,
+                    wire::InvitationCreated {
+                        code,
+                        expires_at: crate::rfc3339(expires_at),
+                    },
+                    events,
+                )
+            }
             Route::ClientMessages => {
                 let (_, session) = client_of(actor)?;
                 let messages = ctx
@@ -799,6 +956,27 @@ impl Lobby {
             }
         };
         Ok(reply)
+    }
+
+    /// The widget of a key, for a page on one of its allowed origins (all origins when the
+    /// list is empty).
+    fn widget_for_page(&self, key: &str, meta: &Meta) -> Result<&Widget, ApiError> {
+        let widget = self
+            .widget_by_key(key)
+            .ok_or_else(|| ApiError::not_found(format!("widget {key}")))?;
+        if !widget.allowed_origins.is_empty() {
+            let origin = meta.origin.as_deref().map(normalize_origin);
+            if !origin
+                .as_ref()
+                .is_some_and(|o| widget.allowed_origins.contains(o))
+            {
+                return Err(ApiError::OriginNotAllowed(format!(
+                    "this widget does not accept entries from {}",
+                    meta.origin.as_deref().unwrap_or("a page without an Origin")
+                )));
+            }
+        }
+        Ok(widget)
     }
 
     /// A client this operator may look at; others are reported as not found, so that ids of
@@ -860,35 +1038,33 @@ impl Lobby {
     }
 
     fn enter(&mut self, key: &str, body: &[u8], meta: &Meta, ctx: &Ctx) -> Result<Reply, ApiError> {
-        let widget = self
-            .widget_by_key(key)
-            .ok_or_else(|| ApiError::not_found(format!("widget {key}")))?
-            .clone();
-        if !widget.allowed_origins.is_empty() {
-            let origin = meta.origin.as_deref().map(normalize_origin);
-            if !origin
-                .as_ref()
-                .is_some_and(|o| widget.allowed_origins.contains(o))
-            {
-                return Err(ApiError::OriginNotAllowed(format!(
-                    "this widget does not accept entries from {}",
-                    meta.origin.as_deref().unwrap_or("a page without an Origin")
-                )));
-            }
-        }
+        let widget = self.widget_for_page(key, meta)?.clone();
         let req: wire::WidgetEntry = parse_json(body)?;
         use wire::EntryKind::*;
         match req.entry {
-            Webchat | Video | Callback => {}
-            Invitation => return Err(ApiError::invalid(
-                "invitation entries need an invitation code, which this widget does not take yet",
-            )),
+            Webchat | Video | Callback if widget.buttons.contains(&req.entry) => {}
+            Webchat | Video | Callback => {
+                return Err(ApiError::invalid(format!(
+                    "this widget does not offer {:?} entries",
+                    req.entry
+                )))
+            }
+            Invitation => {}
             other => {
                 return Err(ApiError::invalid(format!(
                     "{other:?} clients arrive through their channel, not a widget"
                 )))
             }
         }
+        let code = match (req.entry, req.code.as_deref().map(str::trim)) {
+            (Invitation, Some(c)) if crate::invitation::well_formed(c) => Some(c.to_string()),
+            (Invitation, _) => {
+                return Err(ApiError::invalid(
+                    "an invitation entry needs the six-digit code the operator gave you",
+                ))
+            }
+            _ => None,
+        };
         let name = optional_field("form.name", &req.form.name)?;
         let phone = optional_field("form.phone", &req.form.phone)?;
         let email = match req.form.email.as_deref().map(str::trim) {
@@ -898,10 +1074,46 @@ impl Lobby {
         if req.entry == Callback && phone.is_none() {
             return Err(ApiError::invalid("a callback needs form.phone"));
         }
+        let rules = widget.form;
+        for (field, rule, value) in [
+            ("name", rules.name, name.is_some()),
+            ("phone", rules.phone, phone.is_some()),
+            ("email", rules.email, email.is_some()),
+        ] {
+            if rule == wire::FieldRule::Required && !value {
+                return Err(ApiError::invalid(format!("form.{field} is required")));
+            }
+        }
         if serde_json::to_vec(&req.params).map_or(0, |v| v.len()) > 16 * 1024 {
             return Err(ApiError::invalid("params are larger than 16 KiB"));
         }
-        let target = Target::Group(widget.group.clone());
+        // An invitation waits for its operator; a wrong code is counted against the address.
+        let target = match &code {
+            None => Target::Group(widget.group.clone()),
+            Some(c) => {
+                let address = meta.address.as_deref().unwrap_or("unknown");
+                if !self.guard.allows(address, ctx.now) {
+                    return Err(ApiError::RateLimited(
+                        "too many wrong invitation codes; try again in a few minutes".into(),
+                    ));
+                }
+                match self.invitations.get(c) {
+                    Some(i) if !i.used && i.expires_at > ctx.now => {
+                        Target::Operator(i.operator.clone())
+                    }
+                    found => {
+                        self.guard.wrong(address, ctx.now);
+                        return Err(match found {
+                            None => {
+                                ApiError::InvalidCode("this invitation code is not valid".into())
+                            }
+                            Some(i) if i.used => ApiError::CodeUsed,
+                            Some(_) => ApiError::CodeExpired,
+                        });
+                    }
+                }
+            }
+        };
         if !self.anyone_online(&target) {
             return Ok(Reply::ok(json!({ "status": "offline" })));
         }
@@ -927,17 +1139,24 @@ impl Lobby {
         };
         let client = id("c", ctx.entropy, 0);
         let session = id("s", ctx.entropy, 1);
-        let events = self.handle(
-            &Command::Enter {
+        let cmd = match code {
+            Some(code) => Command::EnterByInvitation {
+                client: client.clone(),
+                session: session.clone(),
+                details,
+                code,
+            },
+            None => Command::Enter {
                 client: client.clone(),
                 session: session.clone(),
                 entry: req.entry,
                 details,
-                target,
+                target: target.clone(),
             },
-            ctx.now,
-        )?;
+        };
+        let events = self.handle(&cmd, ctx.now)?;
         let position = self.position(&self.clients[&client]).unwrap_or(0);
+        let estimated_wait_seconds = self.estimated_wait_seconds(&target, position, ctx.now);
         let tenant = self.tenant.as_ref().expect("checked").slug.clone();
         let token = auth::sign_token(
             &Claims {
@@ -957,6 +1176,7 @@ impl Lobby {
                 status: wire::ClientStatus::Waiting,
                 position,
                 session,
+                estimated_wait_seconds,
             },
             events,
         ))

@@ -35,6 +35,14 @@ pub enum ApiError {
     #[error("{0}")]
     NotWaiting(String),
     #[error("{0}")]
+    InvalidCode(String),
+    #[error("this invitation code was used already")]
+    CodeUsed,
+    #[error("this invitation code has expired; ask the operator for a new one")]
+    CodeExpired,
+    #[error("{0}")]
+    RateLimited(String),
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -53,6 +61,10 @@ impl ApiError {
             | ApiError::TenantExists
             | ApiError::Conflict(_)
             | ApiError::NotWaiting(_) => 409,
+            ApiError::InvalidCode(_) => 422,
+            ApiError::CodeUsed => 409,
+            ApiError::CodeExpired => 410,
+            ApiError::RateLimited(_) => 429,
             ApiError::Internal(_) => 500,
         }
     }
@@ -72,6 +84,10 @@ impl ApiError {
             ApiError::TenantExists => "tenant_exists",
             ApiError::Conflict(_) => "conflict",
             ApiError::NotWaiting(_) => "not_waiting",
+            ApiError::InvalidCode(_) => "invalid_code",
+            ApiError::CodeUsed => "code_used",
+            ApiError::CodeExpired => "code_expired",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -7,6 +7,8 @@
 //! - [`auth`]: password hashes and signed, expiring tokens.
 //! - [`client_info`]: browser, OS and language of a client.
 //! - [`api`]: the HTTP API's routes, who may call them, and what each call does to a tenant.
+//! - [`invitation`]: six-digit invitation codes and the guard against guessing them.
+//! - [`outbox`]: e-mails owed (offline form), their retries and MIME form.
 //! - [`openapi`]: the OpenAPI document the server serves.
 
 pub mod api;
@@ -14,8 +16,10 @@ pub mod auth;
 pub mod capacity;
 pub mod client_info;
 pub mod error;
+pub mod invitation;
 pub mod lobby;
 pub mod openapi;
+pub mod outbox;
 pub mod views;
 
 pub use error::ApiError;

@@ -16,12 +16,18 @@ use serde_json::{Map, Value};
 
 use crate::capacity;
 use crate::error::ApiError;
+use crate::invitation::{Guard, Invitation};
+use crate::outbox::{self, Mail};
 
 /// Milliseconds since the Unix epoch; the caller's clock.
 pub type Millis = i64;
 
 /// The chat limit of an operator for whom the admin set none.
 pub const DEFAULT_CHAT_LIMIT: u32 = 3;
+/// How many accepts are remembered for wait estimates.
+pub const MAX_RECENT_ACCEPTS: usize = 500;
+/// The window of accepts a wait estimate looks at.
+pub const ESTIMATE_WINDOW_MS: Millis = 30 * 60 * 1000;
 /// How many page views of one client's visit are kept for the preview.
 pub const MAX_PAGES_PER_SESSION: usize = 100;
 
@@ -58,7 +64,19 @@ pub struct Widget {
     pub group: String,
     pub allowed_origins: Vec<String>,
     pub offline_email: Option<String>,
+    /// The entry buttons the widget shows.
+    #[serde(default = "default_buttons")]
+    pub buttons: Vec<EntryKind>,
+    /// Which form fields the entry form asks for.
+    #[serde(default)]
+    pub form: FormRules,
 }
+
+pub fn default_buttons() -> Vec<EntryKind> {
+    vec![EntryKind::Webchat, EntryKind::Video, EntryKind::Callback]
+}
+
+pub use lobby_wire::{FieldRule, FormRules};
 
 /// Where a waiting client waits: in a group's queue, or for one operator only.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -236,6 +254,27 @@ pub enum Event {
         groups: Option<Vec<String>>,
         chat_limit: Option<u32>,
     },
+    InvitationCreated {
+        invitation: Invitation,
+    },
+    /// An invitation code was entered (just before the client's `ClientEntered`).
+    InvitationUsed {
+        code: String,
+    },
+    /// The offline form was submitted: stored, and owed to the widget's e-mail address.
+    OfflineReceived {
+        widget: String,
+        mail: Mail,
+    },
+    MailSent {
+        id: String,
+    },
+    MailFailed {
+        id: String,
+        error: String,
+        /// The next attempt, or `None` when given up.
+        next_at: Option<Millis>,
+    },
     SessionClosed {
         client: String,
         session: String,
@@ -305,6 +344,11 @@ impl Event {
             Event::Tagged { .. } => "tagged",
             Event::NoteAdded { .. } => "note_added",
             Event::OperatorUpdated { .. } => "operator_updated",
+            Event::InvitationCreated { .. } => "invitation_created",
+            Event::InvitationUsed { .. } => "invitation_used",
+            Event::OfflineReceived { .. } => "offline_received",
+            Event::MailSent { .. } => "mail_sent",
+            Event::MailFailed { .. } => "mail_failed",
             Event::SessionClosed { .. } => "session_closed",
         }
     }
@@ -373,6 +417,27 @@ pub enum Command {
         to: Target,
         note: Option<String>,
     },
+    /// A client enters with an invitation code and waits for the operator who made it.
+    EnterByInvitation {
+        client: String,
+        session: String,
+        details: Details,
+        code: String,
+    },
+    CreateInvitation(Invitation),
+    /// The offline form: store the message and owe it to the widget's address.
+    ReceiveOffline {
+        widget: String,
+        mail: Mail,
+    },
+    /// The adapter reports how sending an owed e-mail went.
+    MailSent {
+        id: String,
+    },
+    MailFailed {
+        id: String,
+        error: String,
+    },
     /// The client goes away (closes the widget): out of the queue, or ends its session.
     Leave {
         client: String,
@@ -403,7 +468,19 @@ pub struct Lobby {
     pub widgets: BTreeMap<String, Widget>,
     pub clients: BTreeMap<String, Client>,
     pub sessions: BTreeMap<String, Session>,
+    /// Invitation codes not yet expired at the last creation (expired ones are pruned then).
+    #[serde(default)]
+    pub invitations: BTreeMap<String, Invitation>,
+    /// E-mails owed and not sent yet.
+    #[serde(default)]
+    pub outbox: BTreeMap<String, Mail>,
+    /// When recent clients were accepted from each queue (for honest wait estimates).
+    #[serde(default)]
+    pub recent_accepts: Vec<(Target, Millis)>,
     next_order: u64,
+    /// Wrong invitation codes, in memory only (see [`Guard`]).
+    #[serde(skip)]
+    pub guard: Guard,
     /// Derived indexes, rebuilt by [`Lobby::reindex`] after loading a snapshot.
     #[serde(skip)]
     index: Index,
@@ -527,6 +604,30 @@ impl Lobby {
             .filter_map(|id| self.clients.get(id))
     }
 
+    /// An honest estimate of how long the client at `position` will still wait: the queue's
+    /// accept rate over the last half hour, if at least three clients were accepted from it
+    /// then; otherwise `None` (not enough to go on).
+    pub fn estimated_wait_seconds(
+        &self,
+        target: &Target,
+        position: u32,
+        now: Millis,
+    ) -> Option<u32> {
+        let since = now - ESTIMATE_WINDOW_MS;
+        let times: Vec<Millis> = self
+            .recent_accepts
+            .iter()
+            .filter(|(t, at)| t == target && *at > since)
+            .map(|(_, at)| *at)
+            .collect();
+        if times.len() < 3 {
+            return None;
+        }
+        let span = (now - times[0]).max(1000);
+        let per_client_ms = span as f64 / times.len() as f64;
+        Some((per_client_ms * position as f64 / 1000.0).round() as u32)
+    }
+
     /// How many clients wait in a queue.
     pub fn queue_len(&self, target: &Target) -> u32 {
         self.index.queues.get(target).map_or(0, |q| q.len() as u32)
@@ -565,8 +666,75 @@ impl Lobby {
     // ------------------------------------------------------------------ commands
 
     /// Checks a command and answers the events it causes; changes nothing.
-    pub fn decide(&self, cmd: &Command) -> Result<Vec<Event>, ApiError> {
+    pub fn decide(&self, cmd: &Command, at: Millis) -> Result<Vec<Event>, ApiError> {
         match cmd {
+            Command::EnterByInvitation {
+                client,
+                session,
+                details,
+                code,
+            } => {
+                let inv = self.invitations.get(code).ok_or_else(|| {
+                    ApiError::InvalidCode("this invitation code is not valid".into())
+                })?;
+                if inv.used {
+                    return Err(ApiError::CodeUsed);
+                }
+                if inv.expires_at <= at {
+                    return Err(ApiError::CodeExpired);
+                }
+                let mut events = vec![Event::InvitationUsed { code: code.clone() }];
+                events.extend(self.decide(
+                    &Command::Enter {
+                        client: client.clone(),
+                        session: session.clone(),
+                        entry: EntryKind::Invitation,
+                        details: details.clone(),
+                        target: Target::Operator(inv.operator.clone()),
+                    },
+                    at,
+                )?);
+                Ok(events)
+            }
+            Command::CreateInvitation(inv) => {
+                self.operator(&inv.operator)?;
+                if self
+                    .invitations
+                    .get(&inv.code)
+                    .is_some_and(|i| !i.used && i.expires_at > at)
+                {
+                    return Err(ApiError::Conflict("this code is in use".into()));
+                }
+                Ok(vec![Event::InvitationCreated {
+                    invitation: inv.clone(),
+                }])
+            }
+            Command::ReceiveOffline { widget, mail } => {
+                self.widgets
+                    .get(widget)
+                    .ok_or_else(|| ApiError::not_found(format!("widget {widget}")))?;
+                Ok(vec![Event::OfflineReceived {
+                    widget: widget.clone(),
+                    mail: mail.clone(),
+                }])
+            }
+            Command::MailSent { id } => {
+                self.outbox
+                    .get(id)
+                    .ok_or_else(|| ApiError::not_found(format!("mail {id}")))?;
+                Ok(vec![Event::MailSent { id: id.clone() }])
+            }
+            Command::MailFailed { id, error } => {
+                let m = self
+                    .outbox
+                    .get(id)
+                    .ok_or_else(|| ApiError::not_found(format!("mail {id}")))?;
+                Ok(vec![Event::MailFailed {
+                    id: id.clone(),
+                    error: error.clone(),
+                    next_at: outbox::next_attempt(m.attempts + 1, at),
+                }])
+            }
             Command::CreateTenant { tenant, admin } => {
                 if self.tenant.is_some() {
                     return Err(ApiError::TenantExists);
@@ -908,6 +1076,29 @@ impl Lobby {
                     }
                 }
             }
+            Event::InvitationCreated { invitation } => {
+                self.invitations.retain(|_, i| !i.used && i.expires_at > at);
+                self.invitations
+                    .insert(invitation.code.clone(), invitation.clone());
+            }
+            Event::InvitationUsed { code } => {
+                if let Some(i) = self.invitations.get_mut(code) {
+                    i.used = true;
+                }
+            }
+            Event::OfflineReceived { mail, .. } => {
+                self.outbox.insert(mail.id.clone(), mail.clone());
+            }
+            Event::MailSent { id } => {
+                self.outbox.remove(id);
+            }
+            Event::MailFailed { id, error, next_at } => {
+                if let Some(m) = self.outbox.get_mut(id) {
+                    m.attempts += 1;
+                    m.last_error = Some(error.clone());
+                    m.next_at = *next_at;
+                }
+            }
             Event::Tagged { session, tag, .. } => {
                 if let Some(s) = self.sessions.get_mut(session) {
                     s.tags.push(tag.clone());
@@ -983,8 +1174,15 @@ impl Lobby {
                 self.enqueue(target, *order, client);
             }
             Event::ClientAccepted {
-                client, operator, ..
+                client,
+                operator,
+                from,
+                ..
             } => {
+                self.recent_accepts.push((from.clone(), at));
+                if self.recent_accepts.len() > MAX_RECENT_ACCEPTS {
+                    self.recent_accepts.remove(0);
+                }
                 self.unqueue(client);
                 if let Some(c) = self.clients.get_mut(client) {
                     c.state = ClientState::Active {
@@ -1055,7 +1253,7 @@ impl Lobby {
 
     /// Decides and applies: the events that happened, or why nothing did.
     pub fn handle(&mut self, cmd: &Command, at: Millis) -> Result<Vec<Event>, ApiError> {
-        let events = self.decide(cmd)?;
+        let events = self.decide(cmd, at)?;
         for e in &events {
             self.apply(e, at);
         }

@@ -352,21 +352,61 @@ impl Lobby {
     }
 
     /// The first frame of a client's WebSocket: where it stands now.
-    pub fn client_status(&self, client_id: &str, session: &str) -> ClientEvent {
+    pub fn client_status(&self, client_id: &str, session: &str, now: crate::Millis) -> ClientEvent {
         match self.clients.get(client_id) {
-            Some(c) => ClientEvent::Status {
-                status: match c.state {
-                    ClientState::Waiting { .. } => ClientStatus::Waiting,
-                    ClientState::Active { .. } => ClientStatus::Active,
-                },
-                position: self.position(c),
-                session: c.session.clone(),
-            },
+            Some(c) => {
+                let position = self.position(c);
+                ClientEvent::Status {
+                    status: match c.state {
+                        ClientState::Waiting { .. } => ClientStatus::Waiting,
+                        ClientState::Active { .. } => ClientStatus::Active,
+                    },
+                    position,
+                    session: c.session.clone(),
+                    estimated_wait_seconds: position.and_then(|p| self.estimate_for(c, p, now)),
+                }
+            }
             None => ClientEvent::Status {
                 status: ClientStatus::Closed,
                 position: None,
                 session: session.to_string(),
+                estimated_wait_seconds: None,
             },
+        }
+    }
+
+    fn estimate_for(&self, c: &Client, position: u32, now: crate::Millis) -> Option<u32> {
+        match &c.state {
+            ClientState::Waiting { target, .. } => {
+                self.estimated_wait_seconds(target, position, now)
+            }
+            ClientState::Active { .. } => None,
+        }
+    }
+
+    /// A waiting client's new position, with the estimate that goes with it.
+    pub fn position_event(
+        &self,
+        client_id: &str,
+        position: u32,
+        now: crate::Millis,
+    ) -> ClientEvent {
+        ClientEvent::Position {
+            position,
+            estimated_wait_seconds: self
+                .clients
+                .get(client_id)
+                .and_then(|c| self.estimate_for(c, position, now)),
+        }
+    }
+
+    /// Who should see that someone is typing: the operator serving a typing client, or the
+    /// client of a session its serving operator types in.
+    pub fn typing_peer(&self, client_id: &str) -> Option<(String, String)> {
+        let c = self.clients.get(client_id)?;
+        match &c.state {
+            ClientState::Active { operator, .. } => Some((operator.clone(), c.session.clone())),
+            ClientState::Waiting { .. } => None,
         }
     }
 

@@ -69,6 +69,7 @@ fn browser() -> Meta {
         origin: Some(ORIGIN.into()),
         accept_language: Some("cs-CZ,cs;q=0.9,en;q=0.8".into()),
         after: None,
+        address: Some("203.0.113.7".into()),
     }
 }
 

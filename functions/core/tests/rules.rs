@@ -389,6 +389,8 @@ fn widget(id: &str, key: &str, group: &str) -> Widget {
         group: group.into(),
         allowed_origins: vec!["https://shop.example".into()],
         offline_email: Some("offline@acme.test".into()),
+        buttons: lobby_core::lobby::default_buttons(),
+        form: Default::default(),
     }
 }
 

@@ -108,6 +108,65 @@ pub struct CreateWidget {
     pub allowed_origins: Vec<String>,
     #[serde(default)]
     pub offline_email: Option<String>,
+    /// The entry buttons to show (default: webchat, video, callback).
+    #[serde(default)]
+    pub buttons: Option<Vec<EntryKind>>,
+    #[serde(default)]
+    pub form: Option<FormRules>,
+}
+
+/// Per field of the widget's entry form: required, optional, or not asked.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldRule {
+    Required,
+    #[default]
+    Optional,
+    Hidden,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct FormRules {
+    #[serde(default)]
+    pub name: FieldRule,
+    #[serde(default)]
+    pub phone: FieldRule,
+    #[serde(default)]
+    pub email: FieldRule,
+}
+
+/// `GET /api/v1/widgets/{key}/config`: what the embed loader and the widget draw.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WidgetConfig {
+    pub name: String,
+    pub buttons: Vec<EntryKind>,
+    pub form: FormRules,
+    /// Is an operator of the widget's group online? If not, Chat and Callback offer the
+    /// offline form.
+    pub online: bool,
+    pub languages: Vec<String>,
+}
+
+/// `POST /api/v1/widgets/{key}/offline`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OfflineMessage {
+    #[serde(default)]
+    pub form: Form,
+    pub message: String,
+}
+
+/// `POST /api/v1/invitations` (body optional).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct CreateInvitation {
+    /// Seconds until the code expires (60..86400, default 600).
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InvitationCreated {
+    pub code: String,
+    pub expires_at: String,
 }
 
 /// `PUT /api/v1/operators/{id}`: what an admin changes; absent fields stay as they are.
@@ -164,6 +223,8 @@ pub struct WidgetInfo {
     pub group: String,
     pub allowed_origins: Vec<String>,
     pub offline_email: Option<String>,
+    pub buttons: Vec<EntryKind>,
+    pub form: FormRules,
 }
 
 // ---------------------------------------------------------------- operators
@@ -416,6 +477,9 @@ pub struct EntryAccepted {
     pub status: ClientStatus,
     pub position: u32,
     pub session: String,
+    /// `None` when there is not enough recent data to estimate honestly.
+    #[serde(default)]
+    pub estimated_wait_seconds: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -466,6 +530,8 @@ pub enum OperatorEvent {
         session: String,
         by: Party,
     },
+    /// The client of one of this operator's sessions is typing (not journaled: no seq).
+    Typing { session: String },
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -486,9 +552,17 @@ pub enum ClientEvent {
         status: ClientStatus,
         position: Option<u32>,
         session: String,
+        #[serde(default)]
+        estimated_wait_seconds: Option<u32>,
     },
     Position {
         position: u32,
+        #[serde(default)]
+        estimated_wait_seconds: Option<u32>,
+    },
+    /// The other side is typing (not journaled, not resumed).
+    Typing {
+        from: Party,
     },
     Accepted {
         session: String,

@@ -167,7 +167,9 @@ fn clients_enter_operators_race_redirect_converse_and_close() {
                 ClientEvent::Status {
                     status: ClientStatus::Waiting,
                     position: Some(i as u32 + 1),
-                    session: c.session.clone()
+                    session: c.session.clone(),
+                    // Nobody was accepted from this queue yet: no honest estimate.
+                    estimated_wait_seconds: None,
                 }
             );
             ws
@@ -235,10 +237,10 @@ fn clients_enter_operators_race_redirect_converse_and_close() {
         );
     }
     client_ws[1].wait_for::<ClientEvent>("position 1", |e| {
-        *e == ClientEvent::Position { position: 1 }
+        matches!(e, ClientEvent::Position { position: 1, .. })
     });
     client_ws[2].wait_for::<ClientEvent>("position 2", |e| {
-        *e == ClientEvent::Position { position: 2 }
+        matches!(e, ClientEvent::Position { position: 2, .. })
     });
     // The other operator sees the client taken; the winner's `session_started` (below) also
     // takes it out of the winner's queue: one frame per journal event and operator.
@@ -261,7 +263,7 @@ fn clients_enter_operators_race_redirect_converse_and_close() {
         assert_eq!(positions(&server.queue(&op.token), &ids[2..]), [1]);
     }
     client_ws[2].wait_for::<ClientEvent>("position 1", |e| {
-        *e == ClientEvent::Position { position: 1 }
+        matches!(e, ClientEvent::Position { position: 1, .. })
     });
 
     // ---- conversation with the winner, both ways

@@ -1,0 +1,124 @@
+//! Invitations: an operator hands a client a six-digit code, and the client who enters it waits
+//! for that operator only. Codes are random, single use and expire. Because six digits can be
+//! guessed, wrong codes are rate-limited per client address and per tenant ([`Guard`]).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::lobby::Millis;
+
+/// How long a code is good for unless the operator asks otherwise.
+pub const DEFAULT_TTL_SECONDS: i64 = 600;
+pub const MIN_TTL_SECONDS: i64 = 60;
+pub const MAX_TTL_SECONDS: i64 = 86_400;
+/// Wrong codes one address may try within [`WINDOW_MS`] before it gets 429.
+pub const MAX_WRONG_PER_ADDRESS: usize = 10;
+/// Wrong codes the whole tenant may see within [`WINDOW_MS`] (a distributed guesser).
+pub const MAX_WRONG_PER_TENANT: usize = 200;
+pub const WINDOW_MS: Millis = 10 * 60 * 1000;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Invitation {
+    pub code: String,
+    pub operator: String,
+    pub expires_at: Millis,
+    pub used: bool,
+}
+
+/// A six-digit code from random bytes, without modulo bias worth speaking of (u64 → 10^6).
+pub fn code_from(bytes: &[u8]) -> String {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[..8]);
+    format!("{:06}", u64::from_le_bytes(b) % 1_000_000)
+}
+
+/// Is this what a client typed a plausible code (six ASCII digits)?
+pub fn well_formed(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Counts wrong codes in a sliding window. Held in memory only: it protects codes that live
+/// ten minutes, and a restart of the coordinator is far rarer than that window is long.
+/// It is not part of the tenant's state (equality ignores it): a refused guess changes nothing
+/// anyone can see.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    by_address: BTreeMap<String, VecDeque<Millis>>,
+    tenant: VecDeque<Millis>,
+}
+
+impl PartialEq for Guard {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+fn prune(q: &mut VecDeque<Millis>, now: Millis) {
+    while q.front().is_some_and(|t| *t <= now - WINDOW_MS) {
+        q.pop_front();
+    }
+}
+
+impl Guard {
+    /// May this address try a code now?
+    pub fn allows(&mut self, address: &str, now: Millis) -> bool {
+        prune(&mut self.tenant, now);
+        let mine = self.by_address.entry(address.to_string()).or_default();
+        prune(mine, now);
+        mine.len() < MAX_WRONG_PER_ADDRESS && self.tenant.len() < MAX_WRONG_PER_TENANT
+    }
+
+    pub fn wrong(&mut self, address: &str, now: Millis) {
+        self.by_address
+            .entry(address.to_string())
+            .or_default()
+            .push_back(now);
+        self.tenant.push_back(now);
+        // Forget quiet addresses so the map stays small.
+        if self.by_address.len() > 10_000 {
+            self.by_address.retain(|_, q| {
+                prune(q, now);
+                !q.is_empty()
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits() {
+        assert_eq!(code_from(&[0; 8]), "000000");
+        assert_eq!(code_from(&[255; 8]).len(), 6);
+        assert!(well_formed("012345"));
+        assert!(!well_formed("12345"));
+        assert!(!well_formed("12345a"));
+        assert!(!well_formed("１２３４５６"));
+    }
+
+    #[test]
+    fn ten_wrong_codes_per_address_then_429_until_the_window_passes() {
+        let mut g = Guard::default();
+        for i in 0..MAX_WRONG_PER_ADDRESS {
+            assert!(g.allows("1.2.3.4", i as Millis));
+            g.wrong("1.2.3.4", i as Millis);
+        }
+        assert!(!g.allows("1.2.3.4", 100));
+        assert!(g.allows("5.6.7.8", 100), "another address is not limited");
+        assert!(g.allows("1.2.3.4", WINDOW_MS + 10), "the window slides");
+    }
+
+    #[test]
+    fn a_distributed_guesser_hits_the_tenant_limit() {
+        let mut g = Guard::default();
+        for i in 0..MAX_WRONG_PER_TENANT {
+            let addr = format!("10.0.{}.{}", i / 250, i % 250);
+            assert!(g.allows(&addr, 0));
+            g.wrong(&addr, 0);
+        }
+        assert!(!g.allows("192.0.2.1", 1));
+    }
+}
