@@ -13,6 +13,9 @@ use worker::{SqlStorage, SqlStorageValue};
 
 /// How many events may pile up after the snapshot before a new one is written.
 const SNAPSHOT_EVERY: u64 = 500;
+/// A snapshot is stored in parts of at most this many bytes (a SQLite row in a Durable
+/// Object holds at most 2 MB).
+const SNAPSHOT_PART_BYTES: usize = 512 * 1024;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -25,8 +28,8 @@ CREATE TABLE IF NOT EXISTS events (
   body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_message ON events (session, msg_seq) WHERE kind = 'message_posted';
-CREATE TABLE IF NOT EXISTS snapshot (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
+CREATE TABLE IF NOT EXISTS snapshot_parts (
+  part INTEGER PRIMARY KEY,
   seq INTEGER NOT NULL,
   body TEXT NOT NULL
 );
@@ -87,12 +90,15 @@ impl Journal {
     /// The state as stored: the snapshot plus every event after it; with the last event's
     /// number and the snapshot's.
     pub fn load(&self) -> worker::Result<(Lobby, u64, u64)> {
-        let snap: Vec<SnapshotRow> = self
+        let parts: Vec<SnapshotRow> = self
             .sql
-            .exec("SELECT seq, body FROM snapshot WHERE id = 1", None)?
+            .exec("SELECT seq, body FROM snapshot_parts ORDER BY part", None)?
             .to_array()?;
-        let (mut lobby, snapshot_seq) = match snap.into_iter().next() {
-            Some(s) => (serde_json::from_str::<Lobby>(&s.body)?, s.seq as u64),
+        let (mut lobby, snapshot_seq) = match parts.first() {
+            Some(first) => {
+                let body: String = parts.iter().map(|p| p.body.as_str()).collect();
+                (serde_json::from_str::<Lobby>(&body)?, first.seq as u64)
+            }
             None => (Lobby::new(), 0),
         };
         lobby.reindex();
@@ -153,13 +159,26 @@ impl Journal {
         if seq < *snapshot_seq + SNAPSHOT_EVERY {
             return Ok(());
         }
-        self.sql.exec(
-            "INSERT OR REPLACE INTO snapshot (id, seq, body) VALUES (1, ?, ?)",
-            vec![
-                int(seq),
-                SqlStorageValue::String(serde_json::to_string(lobby)?),
-            ],
-        )?;
+        let body = serde_json::to_string(lobby)?;
+        self.sql.exec("DELETE FROM snapshot_parts", None)?;
+        let mut rest = body.as_str();
+        let mut part = 0u64;
+        while !rest.is_empty() {
+            let mut cut = rest.len().min(SNAPSHOT_PART_BYTES);
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.sql.exec(
+                "INSERT INTO snapshot_parts (part, seq, body) VALUES (?, ?, ?)",
+                vec![
+                    int(part),
+                    int(seq),
+                    SqlStorageValue::String(rest[..cut].to_string()),
+                ],
+            )?;
+            rest = &rest[cut..];
+            part += 1;
+        }
         *snapshot_seq = seq;
         Ok(())
     }

@@ -24,6 +24,9 @@ pub type Millis = i64;
 
 /// The chat limit of an operator for whom the admin set none.
 pub const DEFAULT_CHAT_LIMIT: u32 = 3;
+/// How many closed sessions a tenant keeps in memory for the preview's past sessions; the
+/// journal keeps them all. Bounds the state (and its snapshot) whatever the tenant's history.
+pub const MAX_CLOSED_SESSIONS: usize = 2_000;
 /// How many accepts are remembered for wait estimates.
 pub const MAX_RECENT_ACCEPTS: usize = 500;
 /// The window of accepts a wait estimate looks at.
@@ -477,6 +480,9 @@ pub struct Lobby {
     /// When recent clients were accepted from each queue (for honest wait estimates).
     #[serde(default)]
     pub recent_accepts: Vec<(Target, Millis)>,
+    /// Closed sessions kept in memory, oldest first (at most [`MAX_CLOSED_SESSIONS`]).
+    #[serde(default)]
+    closed: std::collections::VecDeque<String>,
     next_order: u64,
     /// Wrong invitation codes, in memory only (see [`Guard`]).
     #[serde(skip)]
@@ -1224,6 +1230,17 @@ impl Lobby {
                 self.clients.remove(client);
                 if let Some(s) = self.sessions.get_mut(session) {
                     s.closed_at = Some(at);
+                    // A closed visit keeps its summary (past sessions); its page views stay in
+                    // the journal only.
+                    s.pages = vec![];
+                }
+                // Only the most recent closed sessions stay in memory (and in snapshots);
+                // older ones live in the journal.
+                self.closed.push_back(session.clone());
+                while self.closed.len() > MAX_CLOSED_SESSIONS {
+                    if let Some(old) = self.closed.pop_front() {
+                        self.sessions.remove(&old);
+                    }
                 }
             }
             Event::MessagePosted { session, seq, .. } => {

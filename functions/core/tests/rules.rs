@@ -1342,3 +1342,25 @@ fn a_json_snapshot_keeps_float_call_parameters_exactly() {
     );
     assert_eq!(restored, w.lobby);
 }
+
+#[test]
+fn closed_sessions_beyond_the_memory_bound_leave_the_state_but_not_the_journal() {
+    use lobby_core::lobby::MAX_CLOSED_SESSIONS;
+    let mut w = World::new();
+    let extra = 5;
+    for i in 0..MAX_CLOSED_SESSIONS + extra {
+        let c = format!("c{i}");
+        w.ok(enter_cmd(&c, EntryKind::Webchat, g("sales")));
+        w.ok(Command::Leave { client: c });
+    }
+    // The oldest closed sessions were dropped from memory, the newest kept for past sessions.
+    assert_eq!(w.lobby.sessions.len(), MAX_CLOSED_SESSIONS);
+    assert!(!w.lobby.sessions.contains_key(&session_of("c0")));
+    assert!(w.lobby.sessions.contains_key(&session_of(&format!(
+        "c{}",
+        MAX_CLOSED_SESSIONS + extra - 1
+    ))));
+    // A closed session keeps no page views in memory.
+    assert!(w.lobby.sessions.values().all(|s| s.pages.is_empty()));
+    w.check_replay();
+}
