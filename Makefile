@@ -1,12 +1,12 @@
 # Lobby: build, run and test. Every recipe sources scripts/env.sh (cached tools, PATH with Node 22,
 # CARGO_TARGET_DIR under ~/.cache/lobby) and prints a `[lobby ...]` line per step.
 #
-#   make dev     install tools, build the worker, run it under wrangler dev on 127.0.0.1:PORT
-#                (default 8787) with a seeded demo tenant; honours PORT and LOBBY_PLATFORM_TOKEN
-#   make test    install tools, rustfmt check, clippy (native + wasm32 worker), build the worker,
-#                cargo test (core unit tests and the end-to-end suite against wrangler dev)
-#   make bench   build the worker, run the benchmark (tests/e2e, bin `bench`)
-#   make build   install tools, build the worker (functions/cloudflare/build)
+#   make dev     install tools, build, run under wrangler dev on 127.0.0.1:PORT (default 8787)
+#                with a seeded demo tenant; honours PORT and LOBBY_PLATFORM_TOKEN
+#   make test    install tools, rustfmt check, clippy (native + wasm32), build, cargo test (core
+#                and the end-to-end suite against wrangler dev), browser tests (Chromium)
+#   make bench   build, run the benchmarks (tests/e2e bin `bench`, tests/browser/bench.mjs)
+#   make build   install tools, build the worker, the operator app and the client widget
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -16,7 +16,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh && lobby_warm_target &&
 say = printf '\n[lobby %s] %s\n' "$(1)" "$(2)"
 
-.PHONY: help install-tools build dev test fmt-check clippy clippy-wasm cargo-test bench clean
+.PHONY: help install-tools build dev test fmt-check clippy clippy-wasm cargo-test browser-test bench clean
 # (No commas in the texts given to `say`: make would split them into more arguments.)
 
 help:
@@ -29,6 +29,10 @@ install-tools:
 build: install-tools
 	@$(call say,build,building the Cloudflare worker (scripts/build-worker.sh))
 	@scripts/build-worker.sh
+	@$(call say,build,building the operator app (scripts/build-frontend.sh))
+	@scripts/build-frontend.sh
+	@$(call say,build,building the client widget (frontend/widget/build.sh))
+	@bash frontend/widget/build.sh
 
 dev: install-tools
 	@$(call say,dev,build + wrangler dev + demo tenant (scripts/dev.sh))
@@ -39,27 +43,38 @@ fmt-check:
 	@$(ENV) cargo fmt --all -- --check
 
 clippy:
-	@$(call say,test,cargo clippy of the native members (workspace minus lobby-cloudflare) -D warnings)
-	@$(ENV) cargo clippy --workspace --exclude lobby-cloudflare --all-targets -- -D warnings
+	@$(call say,test,cargo clippy of the native crates (wire + core + e2e) -D warnings)
+	@$(ENV) cargo clippy -p lobby-wire -p lobby-core -p lobby-e2e --all-targets -- -D warnings
 
 clippy-wasm:
-	@$(call say,test,cargo clippy -p lobby-cloudflare --target wasm32-unknown-unknown -D warnings)
+	@$(call say,test,cargo clippy of the worker and the operator app for wasm32 -D warnings)
 	@$(ENV) CARGO_TARGET_DIR="$$LOBBY_WASM_TARGET_DIR" \
 	  cargo clippy -p lobby-cloudflare --target wasm32-unknown-unknown -- -D warnings
+	@$(ENV) CARGO_TARGET_DIR="$$LOBBY_WASM_TARGET_DIR/frontend" \
+	  cargo clippy -p lobby-operator --target wasm32-unknown-unknown -- -D warnings
 
 cargo-test:
 	@$(call say,test,cargo test of the default members (wire + core + the end-to-end suite against wrangler dev))
 	@$(ENV) cargo test
 
+browser-test:
+	@$(call say,test,operator app in Chromium (tests/browser/run.sh))
+	@bash tests/browser/run.sh
+	@$(call say,test,client widget in Chromium on a company page (tests/widget/run.sh))
+	@bash tests/widget/run.sh
+
 test: install-tools fmt-check clippy clippy-wasm
-	@$(call say,test,building the worker the end-to-end tests run (scripts/build-worker.sh))
-	@scripts/build-worker.sh
+	@$(call say,test,building the worker and the frontends the tests run)
+	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory cargo-test
+	@$(MAKE) --no-print-directory browser-test
 	@$(call say,test,all passed)
 
 bench: build
 	@$(call say,bench,cargo run --release -p lobby-e2e --bin bench)
 	@$(ENV) cargo run --release -p lobby-e2e --bin bench
+	@$(call say,bench,operator app in Chromium (tests/browser/bench.mjs))
+	@$(ENV) node tests/browser/bench.mjs
 
 clean:
 	@$(call say,clean,removing the worker build and wrangler's scratch files (not .lobby/ nor the cache))

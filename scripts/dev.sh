@@ -169,6 +169,8 @@ if [ "${1:-}" = "--seed-only" ]; then
 fi
 
 scripts/build-worker.sh
+scripts/build-frontend.sh
+bash frontend/widget/build.sh
 
 BASE="http://127.0.0.1:$PORT"
 if curl -s -o /dev/null --max-time 1 "$BASE/healthz"; then

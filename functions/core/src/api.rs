@@ -1021,18 +1021,38 @@ impl Lobby {
                 "attachments: at most 10, each with an http(s) url",
             ));
         }
+        // Keys are per sender: a client's and an operator's ids never collide.
+        let key = match req.client_message_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(k) if k.len() > 100 => {
+                return Err(ApiError::invalid(
+                    "client_message_id is longer than 100 bytes",
+                ))
+            }
+            Some(k) => Some(match &author {
+                Author::Operator(o) => format!("op:{o}:{k}"),
+                Author::Client => format!("client:{k}"),
+                Author::System => format!("system:{k}"),
+            }),
+        };
         let events = self.handle(
             &Command::PostMessage {
                 session: session.to_string(),
                 author,
                 text: req.text,
                 attachments: req.attachments,
+                key: key.clone(),
             },
             ctx.now,
         )?;
         let seq = match events.first() {
             Some(Event::MessagePosted { seq, .. }) => *seq,
-            _ => 0,
+            // A retry: the seq the first delivery got.
+            _ => self.sessions[session]
+                .keys
+                .iter()
+                .find(|(k, _)| Some(k) == key.as_ref())
+                .map_or(0, |(_, seq)| *seq),
         };
         Ok(Reply::with(201, wire::Posted { seq }, events))
     }

@@ -14,6 +14,7 @@
 pub mod api;
 pub mod auth;
 pub mod capacity;
+pub mod channels;
 pub mod client_info;
 pub mod error;
 pub mod invitation;

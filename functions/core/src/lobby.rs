@@ -153,6 +153,9 @@ pub struct Session {
     pub tags: Vec<String>,
     #[serde(default)]
     pub notes: Vec<Note>,
+    /// The latest senders' message keys with their seqs, to recognise retries.
+    #[serde(default)]
+    pub keys: Vec<(String, u64)>,
 }
 
 /// An operator's note on a client, shown in the preview and the Client tab.
@@ -165,6 +168,8 @@ pub struct Note {
 
 /// At most this many tags and notes per session.
 pub const MAX_TAGS: usize = 50;
+/// How many recent message keys a session remembers (retries come within seconds).
+pub const MAX_MESSAGE_KEYS: usize = 100;
 pub const MAX_NOTES: usize = 200;
 
 /// A change of state. Persisted in order; applying them from an empty state gives the state.
@@ -233,6 +238,9 @@ pub enum Event {
         text: String,
         #[serde(default)]
         attachments: Vec<Attachment>,
+        /// The sender's idempotency key, if it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     PageVisited {
         client: String,
@@ -450,6 +458,8 @@ pub enum Command {
         author: Author,
         text: String,
         attachments: Vec<Attachment>,
+        /// The sender's id for this message: a retry with the same key is the same message.
+        key: Option<String>,
     },
     VisitPage {
         client: String,
@@ -631,7 +641,8 @@ impl Lobby {
         }
         let span = (now - times[0]).max(1000);
         let per_client_ms = span as f64 / times.len() as f64;
-        Some((per_client_ms * position as f64 / 1000.0).round() as u32)
+        // Rounded up: "0 seconds" would promise what no queue keeps.
+        Some(((per_client_ms * position as f64 / 1000.0).ceil() as u32).max(1))
     }
 
     /// How many clients wait in a queue.
@@ -707,7 +718,7 @@ impl Lobby {
                 if self
                     .invitations
                     .get(&inv.code)
-                    .is_some_and(|i| !i.used && i.expires_at > at)
+                    .is_some_and(|i| i.expires_at > at)
                 {
                     return Err(ApiError::Conflict("this code is in use".into()));
                 }
@@ -976,9 +987,17 @@ impl Lobby {
                 author,
                 text,
                 attachments,
+                key,
             } => {
                 let c = self.live_session(session)?;
                 let s = &self.sessions[session];
+                if key
+                    .as_ref()
+                    .is_some_and(|k| s.keys.iter().any(|(x, _)| x == k))
+                {
+                    // A retry of a message already stored: nothing new happens.
+                    return Ok(vec![]);
+                }
                 let serving = match &c.state {
                     ClientState::Active { operator, .. } => Some(operator.clone()),
                     ClientState::Waiting { .. } => None,
@@ -1006,6 +1025,7 @@ impl Lobby {
                     operator,
                     text: text.clone(),
                     attachments: attachments.clone(),
+                    key: key.clone(),
                 }])
             }
             Command::VisitPage { client, url, title } => {
@@ -1083,7 +1103,8 @@ impl Lobby {
                 }
             }
             Event::InvitationCreated { invitation } => {
-                self.invitations.retain(|_, i| !i.used && i.expires_at > at);
+                // Used codes stay until they expire, so that a second use is told "used".
+                self.invitations.retain(|_, i| i.expires_at > at);
                 self.invitations
                     .insert(invitation.code.clone(), invitation.clone());
             }
@@ -1151,6 +1172,7 @@ impl Lobby {
                         next_seq: 1,
                         tags: vec![],
                         notes: vec![],
+                        keys: vec![],
                         pages: details
                             .page
                             .iter()
@@ -1243,9 +1265,17 @@ impl Lobby {
                     }
                 }
             }
-            Event::MessagePosted { session, seq, .. } => {
+            Event::MessagePosted {
+                session, seq, key, ..
+            } => {
                 if let Some(s) = self.sessions.get_mut(session) {
                     s.next_seq = s.next_seq.max(seq + 1);
+                    if let Some(k) = key {
+                        s.keys.push((k.clone(), *seq));
+                        if s.keys.len() > MAX_MESSAGE_KEYS {
+                            s.keys.remove(0);
+                        }
+                    }
                 }
             }
             Event::PageVisited {

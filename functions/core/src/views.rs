@@ -364,6 +364,12 @@ impl Lobby {
                     position,
                     session: c.session.clone(),
                     estimated_wait_seconds: position.and_then(|p| self.estimate_for(c, p, now)),
+                    operator: match &c.state {
+                        ClientState::Active { operator, .. } => {
+                            self.operators.get(operator).map(|o| o.name.clone())
+                        }
+                        ClientState::Waiting { .. } => None,
+                    },
                 }
             }
             None => ClientEvent::Status {
@@ -371,6 +377,7 @@ impl Lobby {
                 position: None,
                 session: session.to_string(),
                 estimated_wait_seconds: None,
+                operator: None,
             },
         }
     }

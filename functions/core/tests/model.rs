@@ -542,6 +542,7 @@ impl Model {
                 author,
                 text,
                 attachments,
+                key: None,
             } => {
                 match self.live_session(session) {
                     Err(e) => {
@@ -720,6 +721,7 @@ impl Model {
                     session,
                     text: if *empty { " ".into() } else { "hello".into() },
                     attachments: vec![],
+                    key: None,
                 }]
             }
             Step::Close { session, who } => {

@@ -179,6 +179,7 @@ impl World {
             author,
             text: text.into(),
             attachments: vec![],
+            key: None,
         })?;
         match events.as_slice() {
             [Event::MessagePosted { seq, .. }] => Ok(*seq),
@@ -1024,6 +1025,7 @@ fn messages_are_numbered_per_session() {
             author: Author::Client,
             text: "hello".into(),
             attachments: vec![],
+            key: None,
         })
         .unwrap();
     assert_eq!(
@@ -1036,6 +1038,7 @@ fn messages_are_numbered_per_session() {
             operator: None,
             text: "hello".into(),
             attachments: vec![],
+            key: None,
         }]
     );
     // No operator may write to a waiting client.
@@ -1065,6 +1068,7 @@ fn messages_are_numbered_per_session() {
             author: Author::Client,
             text: "bye".into(),
             attachments: vec![],
+            key: None,
         })
         .unwrap();
     assert!(matches!(
@@ -1092,6 +1096,7 @@ fn an_empty_message_is_refused_but_an_attachment_alone_is_not() {
                 kind: Some("image/png".into()),
                 name: Some("a.png".into()),
             }],
+            key: None,
         })
         .unwrap();
     assert!(matches!(
@@ -1104,6 +1109,7 @@ fn an_empty_message_is_refused_but_an_attachment_alone_is_not() {
             author: Author::Client,
             text: "x".into(),
             attachments: vec![],
+            key: None,
         }),
         Err(ApiError::NotFound(_))
     ));

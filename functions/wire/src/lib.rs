@@ -362,6 +362,10 @@ pub struct PostMessage {
     pub text: String,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// Optional, chosen by the sender: sending the same message again with the same id (a
+    /// retry after a lost answer) stores it once and answers the same `seq`.
+    #[serde(default)]
+    pub client_message_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -554,6 +558,9 @@ pub enum ClientEvent {
         session: String,
         #[serde(default)]
         estimated_wait_seconds: Option<u32>,
+        /// The serving operator's name, when active.
+        #[serde(default)]
+        operator: Option<String>,
     },
     Position {
         position: u32,

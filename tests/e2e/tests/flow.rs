@@ -170,6 +170,7 @@ fn clients_enter_operators_race_redirect_converse_and_close() {
                     session: c.session.clone(),
                     // Nobody was accepted from this queue yet: no honest estimate.
                     estimated_wait_seconds: None,
+                    operator: None,
                 }
             );
             ws

@@ -262,11 +262,13 @@ fn attachment(a: &Value) -> Option<Attachment> {
     if payload.get("sticker_id").is_some() {
         kind = AttachmentKind::Sticker;
     }
-    let url = text_at(payload, "url").or_else(|| text_at(a, "url")).or_else(|| {
-        let c = payload.get("coordinates")?;
-        let (lat, long) = (c.get("lat")?.as_f64()?, c.get("long")?.as_f64()?);
-        Some(format!("geo:{lat},{long}"))
-    });
+    let url = text_at(payload, "url")
+        .or_else(|| text_at(a, "url"))
+        .or_else(|| {
+            let c = payload.get("coordinates")?;
+            let (lat, long) = (c.get("lat")?.as_f64()?, c.get("long")?.as_f64()?);
+            Some(format!("geo:{lat},{long}"))
+        });
     Some(Attachment {
         kind,
         url,

@@ -452,7 +452,9 @@ pub(crate) fn meta_error(status: u16, body: &[u8]) -> ProviderError {
         status,
         code,
         message,
-        retryable: transient || status_retryable(status) || code.is_some_and(|c| RETRY.contains(&c)),
+        retryable: transient
+            || status_retryable(status)
+            || code.is_some_and(|c| RETRY.contains(&c)),
     }
 }
 
@@ -479,7 +481,7 @@ fn hex_digit(c: u8) -> Option<u8> {
 
 pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     b.chunks(2)

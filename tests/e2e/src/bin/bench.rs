@@ -247,6 +247,7 @@ fn core_cycle(l: &mut Lobby, i: usize, at: Millis) -> usize {
             author: Author::Client,
             text: CLIENT_TEXT.into(),
             attachments: vec![],
+            key: None,
         },
         at + 2,
     );
@@ -257,6 +258,7 @@ fn core_cycle(l: &mut Lobby, i: usize, at: Millis) -> usize {
             author: Author::Operator("ann".into()),
             text: OPERATOR_TEXT.into(),
             attachments: vec![],
+            key: None,
         },
         at + 3,
     );

@@ -1,0 +1,113 @@
+// The client's video room (/widget/room.html?session=S#token=T), opened in a new tab by a Video
+// call entry. It shows the waiting (queue position, honest estimated wait) and, once an operator
+// accepts, who the client is connected to. The media part (WebRTC) arrives with its own issue.
+// The token comes in the fragment (never sent to a server, never in logs) and is kept in this
+// tab's sessionStorage so that a reload of the room keeps working.
+'use strict';
+
+const Q = new URLSearchParams(location.search);
+const SESSION = Q.get('session') || '';
+const $ = (s) => document.querySelector(s);
+const TEXT = {
+  en: {
+    title: 'Video call', waiting: 'Waiting for an operator…',
+    position: (n) => (n <= 1 ? 'You are next in the queue.' : `You are number ${n} in the queue.`),
+    wait: (s) => (s < 60 ? 'Estimated wait: less than a minute.' : `Estimated wait: about ${Math.round(s / 60)} min.`),
+    wait_unknown: 'We cannot estimate the wait yet.',
+    connected: (op) => `Connected to ${op || 'an operator'}.`,
+    ended: 'The call has ended.', leave: 'Leave', media_later: 'Camera and microphone start here once the operator joins.',
+    no_token: 'This room link is incomplete: open it again from the website.',
+  },
+  cs: {
+    title: 'Videohovor', waiting: 'Čekáte na operátora…',
+    position: (n) => (n <= 1 ? 'Jste na řadě jako další.' : `Jste ${n}. v pořadí.`),
+    wait: (s) => (s < 60 ? 'Odhadovaná doba čekání: méně než minuta.' : `Odhadovaná doba čekání: asi ${Math.round(s / 60)} min.`),
+    wait_unknown: 'Dobu čekání zatím neumíme odhadnout.',
+    connected: (op) => `Jste spojeni s operátorem ${op || ''}.`.replace(' .', '.'),
+    ended: 'Hovor skončil.', leave: 'Odejít', media_later: 'Kamera a mikrofon se spustí, jakmile se operátor připojí.',
+    no_token: 'Odkaz na místnost je neúplný: otevřete jej znovu z webu.',
+  },
+};
+const lang = (Q.get('lang') || navigator.language || 'en').toLowerCase().startsWith('cs') ? 'cs' : 'en';
+const t = (k, ...a) => { const v = TEXT[lang][k]; return typeof v === 'function' ? v(...a) : v; };
+document.documentElement.lang = lang;
+for (const e of document.querySelectorAll('[data-t]')) e.textContent = t(e.dataset.t);
+document.title = t('title');
+
+const slot = 'lobby:room:' + SESSION;
+let token = new URLSearchParams(location.hash.slice(1)).get('token');
+try {
+  if (token) sessionStorage.setItem(slot, token);
+  else token = sessionStorage.getItem(slot);
+} catch { /* storage blocked: this load still works */ }
+if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+
+let tries = 0, ended = false, ws = null, state = { position: null, wait: null };
+
+function render() {
+  $('[data-testid=queue-position]').textContent = state.position ? t('position', state.position) : '';
+  $('[data-testid=queue-position]').dataset.position = state.position ?? '';
+  $('[data-testid=estimated-wait]').textContent = state.wait == null ? t('wait_unknown') : t('wait', state.wait);
+  $('#waiting').hidden = state.status !== 'waiting';
+  $('#connected').hidden = state.status !== 'active';
+  $('#connected').textContent = t('connected', state.operator);
+  $('#closed').hidden = !ended;
+  $('#leave').hidden = ended;
+}
+
+function connect() {
+  const u = new URL('/api/v1/client/events', location.href);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  u.searchParams.set('token', token);
+  u.searchParams.set('after', '999999999'); // the room needs the state, not the chat's messages
+  const sock = (ws = new WebSocket(u));
+  sock.onopen = () => (tries = 0);
+  sock.onmessage = (e) => {
+    let ev;
+    try { ev = JSON.parse(e.data); } catch { return; }
+    if (ev.type === 'status') {
+      if (ev.status === 'closed') ended = true;
+      state.status = ev.status;
+      state.position = ev.position ?? null;
+    } else if (ev.type === 'position' || ev.type === 'redirected') {
+      state.status = 'waiting';
+      state.position = ev.position;
+    } else if (ev.type === 'accepted') {
+      state.status = 'active';
+      state.operator = ev.operator;
+      try { sessionStorage.setItem(slot + ':op', ev.operator || ''); } catch {}
+    } else if (ev.type === 'closed') {
+      ended = true;
+      state.status = 'closed';
+    } else return;
+    if ('estimated_wait_seconds' in ev) state.wait = ev.estimated_wait_seconds;
+    render();
+    if (ended) sock.close();
+  };
+  sock.onclose = () => {
+    if (ended || ws !== sock) return;
+    setTimeout(connect, Math.min(30000, 500 * 2 ** tries++));
+  };
+}
+
+$('#leave').addEventListener('click', async () => {
+  try {
+    await fetch('/api/v1/client/leave', { method: 'POST', headers: { Authorization: 'Bearer ' + token } });
+  } catch {}
+  ended = true;
+  state.status = 'closed';
+  if (ws) ws.close();
+  render();
+});
+
+try { state.operator = sessionStorage.getItem(slot + ':op') || undefined; } catch {}
+if (!token) {
+  $('#error').textContent = t('no_token');
+  $('#error').hidden = false;
+  $('#waiting').hidden = true;
+  $('#leave').hidden = true;
+} else {
+  state.status = 'waiting';
+  render();
+  connect();
+}

@@ -1,0 +1,205 @@
+// WebChat from a company's page, end to end: the entry form, the live queue position, an
+// operator accepting through the API, messages both ways (links, pictures, emoji), typing both
+// ways, the browsing history and call parameters in the operator's preview (including a
+// single-page-app navigation), a reload of the company page resuming the same conversation with
+// the draft kept, and a lost connection losing nothing. The steps share one conversation and run
+// in order.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  browser, eventually, openWidget, operatorSocket, realErrors, screenshot, sleep, tid, widgetFrame, world,
+} from './lib/harness.mjs';
+
+describe('WebChat through the widget on a company page', () => {
+  let w, t, b, page, frame, olga, ahead, me, session, opSocket;
+
+  before(async () => {
+    w = await world();
+    t = await w.api.tenant({ origins: [w.site.allowed], operators: ['Olga'] });
+    w.site.key = t.widget.key;
+    olga = t.ops.Olga;
+    await w.api.status(olga, 'online');
+    b = await browser();
+    page = b.page;
+  });
+
+  after(async () => {
+    opSocket?.close();
+    await b?.close();
+    await w?.teardown();
+  });
+
+  test('the entry form sends the form, the page and the call parameters; the client waits behind another', async () => {
+    // Somebody else entered first (from the same site).
+    const first = await w.api.enter(t.widget.key, w.site.allowed, { entry: 'webchat', form: { name: 'Bob' } });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    ahead = first.body.client;
+
+    frame = await openWidget(page, w.site.allowed, 'webchat');
+    await tid(frame, 'entry-form').waitFor();
+    await tid(frame, 'form-name').fill('Ann Novak');
+    await tid(frame, 'form-email').fill('ann@example.com');
+    const entry = page.waitForResponse((r) => r.url().endsWith('/entries') && r.request().method() === 'POST');
+    await tid(frame, 'entry-submit').click();
+    const res = await entry;
+    assert.equal(res.status(), 201, await res.text());
+    me = await res.json();
+    const sent = res.request().postDataJSON();
+    assert.equal(sent.entry, 'webchat');
+    assert.equal(sent.form.name, 'Ann Novak');
+    assert.equal(sent.page.url, `${w.site.allowed}/`);
+    assert.equal(sent.page.title, 'Acme Garden Supplies');
+    assert.deepEqual(sent.params, w.site.params);
+    assert.equal(await res.request().headerValue('origin'), w.site.allowed, 'sent from the company page');
+
+    await tid(frame, 'chat').waitFor();
+    await eventually(async () => assert.equal(await tid(frame, 'queue-position').getAttribute('data-position'), '2'));
+    assert.match(await tid(frame, 'queue-position').textContent(), /number 2/);
+    const wait = await tid(frame, 'estimated-wait');
+    const seconds = await wait.getAttribute('data-seconds');
+    if (me.estimated_wait_seconds == null) {
+      assert.equal(seconds, '');
+      assert.match(await wait.textContent(), /cannot estimate/i);
+    } else {
+      assert.match(await wait.textContent(), /min/);
+    }
+    const q = await w.api.queue(olga);
+    const row = q.clients.find((c) => c.id === me.client);
+    assert.ok(row, 'the client is in the operator queue');
+    assert.equal(row.entry, 'webchat');
+    assert.equal(row.name, 'Ann Novak');
+    assert.equal(row.position, 2);
+  });
+
+  test('the position moves up when the client ahead is accepted', async () => {
+    await w.api.ok('POST', `/api/v1/queue/${ahead}/accept`, { token: olga.token }, 200);
+    await eventually(async () => assert.equal(await tid(frame, 'queue-position').getAttribute('data-position'), '1'));
+    assert.match(await tid(frame, 'queue-position').textContent(), /next/);
+  });
+
+  test('an operator accepts through the API: the client sees who serves it', async () => {
+    const r = await w.api.ok('POST', `/api/v1/queue/${me.client}/accept`, { token: olga.token }, 200);
+    session = r.session;
+    assert.equal(session, me.session);
+    await eventually(async () => assert.match(await frame.locator('#note').textContent(), /chatting with Olga/));
+    assert.equal(await frame.locator('.queue').isVisible(), false);
+  });
+
+  test('messages both ways: text, a link, a picture, emoji', async () => {
+    const picture = `${w.site.allowed}/picture.svg`;
+    await w.api.ok('POST', `/api/v1/sessions/${session}/messages`, {
+      token: olga.token,
+      body: { text: 'Hello Ann 👋 see https://example.com/help for the steps', attachments: [{ url: picture, kind: 'image', name: 'screenshot' }] },
+    }, 201);
+    const fromOp = frame.locator('[data-testid="message"][data-from="operator"]');
+    await fromOp.first().waitFor();
+    assert.match(await fromOp.first().textContent(), /Hello Ann 👋 see/);
+    assert.equal(await fromOp.first().locator('a[href="https://example.com/help"]').count(), 1, 'the link is clickable');
+    assert.equal(await fromOp.first().locator('img[alt="screenshot"]').count(), 1, 'the picture is shown');
+
+    const input = tid(frame, 'message-input');
+    await input.fill('My tulips 🌷 are wilting');
+    await tid(frame, 'message-send').click();
+    await input.fill('Which fertiliser?');
+    await input.press('Enter');
+    await eventually(async () => {
+      const list = await w.api.ok('GET', `/api/v1/sessions/${session}/messages?after=0`, { token: olga.token }, 200);
+      const texts = list.messages.filter((m) => m.from === 'client').map((m) => m.text);
+      assert.deepEqual(texts, ['My tulips 🌷 are wilting', 'Which fertiliser?']);
+    });
+    await eventually(async () => assert.equal(await frame.locator('[data-testid="message"][data-from="client"]').count(), 2));
+    assert.equal(await input.inputValue(), '');
+    await screenshot(page, 'widget-chat.png');
+  });
+
+  test('typing both ways', async () => {
+    opSocket = await operatorSocket(w.server.base, olga.token);
+    await sleep(300);
+    await tid(frame, 'message-input').pressSequentially('Also', { delay: 30 });
+    const typing = await opSocket.next((f) => f.type === 'typing');
+    assert.equal(typing.session, session);
+
+    opSocket.send({ type: 'typing', session });
+    await tid(frame, 'typing').waitFor({ state: 'visible', timeout: 5000 });
+    assert.match(await tid(frame, 'typing').textContent(), /Olga is typing/);
+    // An operator's message ends the indicator.
+    await w.api.ok('POST', `/api/v1/sessions/${session}/messages`, { token: olga.token, body: { text: 'Nitrogen-poor, please.' } }, 201);
+    await tid(frame, 'typing').waitFor({ state: 'hidden', timeout: 5000 });
+  });
+
+  test('a single-page-app navigation reaches the preview browsing history, with the call parameters', async () => {
+    await page.locator('#spa').click();
+    assert.equal(new URL(page.url()).pathname, '/pricing');
+    const preview = await eventually(async () => {
+      const p = await w.api.ok('GET', `/api/v1/clients/${me.client}/preview`, { token: olga.token }, 200);
+      const urls = p.browsing_history.map((v) => v.url);
+      assert.ok(urls.includes(`${w.site.allowed}/pricing?tier=pro`), `history: ${JSON.stringify(urls)}`);
+      return p;
+    });
+    assert.equal(preview.browsing_history[0].url, `${w.site.allowed}/`, 'the entry page comes first');
+    const pricing = preview.browsing_history.find((v) => v.url.endsWith('/pricing?tier=pro'));
+    assert.equal(pricing.title, 'Pricing - Acme');
+    assert.deepEqual(preview.call_parameters, w.site.params);
+    // The conversation is still there after the navigation (same frame, no reload).
+    assert.equal(await frame.locator('[data-testid="message"][data-from="client"]').count(), 2);
+  });
+
+  test('a reload and another page of the site reopen the same conversation, with the draft', async () => {
+    const input = tid(frame, 'message-input');
+    await input.fill('half-written question');
+    await sleep(500); // the draft is saved as the client types
+    await page.goto(`${w.site.allowed}/contact`);
+    frame = widgetFrame(page);
+    await tid(frame, 'chat').waitFor({ timeout: 15000 });
+    await eventually(async () => assert.equal(await frame.locator('[data-testid="message"][data-from="client"]').count(), 2));
+    assert.equal(await frame.locator('[data-testid="message"][data-from="operator"]').count(), 2);
+    assert.equal(await tid(frame, 'message-input').inputValue(), 'half-written question');
+    assert.match(await frame.locator('#note').textContent(), /Olga/);
+    await eventually(async () => {
+      const p = await w.api.ok('GET', `/api/v1/clients/${me.client}/preview`, { token: olga.token }, 200);
+      assert.ok(p.browsing_history.some((v) => v.url === `${w.site.allowed}/contact` && v.title === 'Contact - Acme'));
+    });
+  });
+
+  test('a lost connection loses nothing: the unsent message waits, the stream resumes without duplicates', async () => {
+    // The network drops: what the client sends meanwhile stays in its outbox and is retried.
+    await b.context.setOffline(true);
+    const input = tid(frame, 'message-input');
+    await input.fill('sent while offline');
+    await input.press('Enter');
+    await frame.locator('.msg.pending.failed').waitFor({ timeout: 10000 });
+    assert.equal(await input.inputValue(), '');
+    await b.context.setOffline(false);
+    // The server crashes and comes back (same state): the client's stream reconnects and resumes.
+    await w.server.restart();
+    await w.api.ok('POST', `/api/v1/sessions/${session}/messages`, { token: olga.token, body: { text: 'Are you still there?' } }, 201);
+    await eventually(async () => {
+      const texts = await frame.locator('[data-testid="message"]').allTextContents();
+      assert.ok(texts.some((x) => x.includes('Are you still there?')), JSON.stringify(texts));
+      assert.ok(texts.some((x) => x.includes('sent while offline')), JSON.stringify(texts));
+    }, { timeout: 60000 });
+    assert.equal(await frame.locator('.msg.pending').count(), 0, 'nothing left in the outbox');
+    const seqs = await frame.locator('[data-testid="message"]').evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
+    assert.equal(new Set(seqs).size, seqs.length, `no duplicates: ${seqs}`);
+    assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), 'in order');
+    const list = await w.api.ok('GET', `/api/v1/sessions/${session}/messages?after=0`, { token: olga.token }, 200);
+    assert.equal(list.messages.filter((m) => m.text === 'sent while offline').length, 1, 'stored once');
+    assert.equal(seqs.length, list.messages.length, 'the client shows every stored message');
+    // And the stream is live again.
+    await w.api.ok('POST', `/api/v1/sessions/${session}/messages`, { token: olga.token, body: { text: 'Good.' } }, 201);
+    await frame.locator('[data-testid="message"]', { hasText: 'Good.' }).waitFor({ timeout: 10000 });
+  });
+
+  test('the operator closes: the client sees the end and can start again', async () => {
+    await w.api.ok('POST', `/api/v1/sessions/${session}/close`, { token: olga.token }, 200);
+    await frame.locator('#ended').waitFor({ timeout: 10000 });
+    await frame.locator('#again').click();
+    await tid(frame, 'entry-form').waitFor();
+    // A reload now shows the buttons, not the old conversation.
+    await page.reload();
+    await tid(page, 'lobby-button-webchat').waitFor();
+    assert.equal(await page.locator('#lobby-widget iframe').count(), 0);
+  });
+});
