@@ -2,11 +2,15 @@
 # CARGO_TARGET_DIR under ~/.cache/lobby) and prints a `[lobby ...]` line per step.
 #
 #   make dev     install tools, build, run under wrangler dev on 127.0.0.1:PORT (default 8787)
-#                with a seeded demo tenant; honours PORT and LOBBY_PLATFORM_TOKEN
-#   make test    install tools, rustfmt check, clippy (native + wasm32), build, cargo test (core
-#                and the end-to-end suite against wrangler dev), browser tests (Chromium)
-#   make bench   build, run the benchmarks (tests/e2e bin `bench`, tests/browser/bench.mjs)
-#   make build   install tools, build the worker, the operator app and the client widget
+#                with a seeded demo tenant; honours PORT and LOBBY_PLATFORM_TOKEN;
+#                `make dev SPIN=1` serves the same on the local Spin host (tests/spin-host)
+#   make test    install tools, rustfmt check, clippy (native + wasm32 + wasip2), build, cargo test
+#                (core, operator app, the end-to-end suite on wrangler dev and on the Spin host),
+#                browser tests (Chromium)
+#   make bench   build, run the benchmarks (tests/e2e bin `bench`, tests/browser/bench.mjs,
+#                tests/widget/bench.mjs)
+#   make build   install tools, build the worker, the operator app, the client widget, the Spin
+#                component and the local Spin host
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -20,7 +24,7 @@ say = printf '\n[lobby %s] %s\n' "$(1)" "$(2)"
 # (No commas in the texts given to `say`: make would split them into more arguments.)
 
 help:
-	@sed -n '4,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,14p' Makefile | sed 's/^# \{0,1\}//'
 
 install-tools:
 	@$(call say,tools,installing or checking the cached tools (scripts/install-tools.sh))
@@ -33,18 +37,25 @@ build: install-tools
 	@scripts/build-frontend.sh
 	@$(call say,build,building the client widget (frontend/widget/build.sh))
 	@bash frontend/widget/build.sh
+	@$(call say,build,building the Spin component and the local Spin host (scripts/spin-host.sh --build))
+	@scripts/spin-host.sh --build
 
 dev: install-tools
+ifeq ($(SPIN),1)
+	@$(call say,dev,build + the local Spin host + demo tenant (scripts/spin-host.sh))
+	@PORT="$(PORT)" LOBBY_PLATFORM_TOKEN="$(LOBBY_PLATFORM_TOKEN)" scripts/spin-host.sh
+else
 	@$(call say,dev,build + wrangler dev + demo tenant (scripts/dev.sh))
 	@PORT="$(PORT)" LOBBY_PLATFORM_TOKEN="$(LOBBY_PLATFORM_TOKEN)" scripts/dev.sh
+endif
 
 fmt-check:
 	@$(call say,test,cargo fmt --all --check)
 	@$(ENV) cargo fmt --all -- --check
 
 clippy:
-	@$(call say,test,cargo clippy of the native crates (wire + core + e2e) -D warnings)
-	@$(ENV) cargo clippy -p lobby-wire -p lobby-core -p lobby-e2e --all-targets -- -D warnings
+	@$(call say,test,cargo clippy of the native crates (wire + core + e2e + operator app tests + Spin host) -D warnings)
+	@$(ENV) cargo clippy -p lobby-wire -p lobby-core -p lobby-e2e -p lobby-operator -p lobby-spin-host --all-targets -- -D warnings
 
 clippy-wasm:
 	@$(call say,test,cargo clippy of the worker and the operator app for wasm32 -D warnings)
@@ -52,10 +63,17 @@ clippy-wasm:
 	  cargo clippy -p lobby-cloudflare --target wasm32-unknown-unknown -- -D warnings
 	@$(ENV) CARGO_TARGET_DIR="$$LOBBY_WASM_TARGET_DIR/frontend" \
 	  cargo clippy -p lobby-operator --target wasm32-unknown-unknown -- -D warnings
+	@$(call say,test,cargo clippy of the Spin component for wasm32-wasip2 -D warnings)
+	@$(ENV) CARGO_TARGET_DIR="$$LOBBY_WASM_TARGET_DIR/spin" \
+	  cargo clippy -p lobby-spin --target wasm32-wasip2 -- -D warnings
 
 cargo-test:
 	@$(call say,test,cargo test of the default members (wire + core + the end-to-end suite against wrangler dev))
 	@$(ENV) cargo test
+	@$(call say,test,cargo test of the operator app's logic (lobby-operator natively))
+	@$(ENV) cargo test -p lobby-operator
+	@$(call say,test,the end-to-end suite again on the local Spin host (LOBBY_E2E_RUNTIME=spin))
+	@$(ENV) LOBBY_E2E_RUNTIME=spin cargo test -p lobby-e2e
 
 browser-test:
 	@$(call say,test,operator app in Chromium (tests/browser/run.sh))
@@ -75,6 +93,8 @@ bench: build
 	@$(ENV) cargo run --release -p lobby-e2e --bin bench
 	@$(call say,bench,operator app in Chromium (tests/browser/bench.mjs))
 	@$(ENV) node tests/browser/bench.mjs
+	@$(call say,bench,client widget weight against a reference widget (tests/widget/bench.mjs))
+	@$(ENV) node tests/widget/bench.mjs
 
 clean:
 	@$(call say,clean,removing the worker build and wrangler's scratch files (not .lobby/ nor the cache))

@@ -26,6 +26,40 @@ pub(crate) fn env_secs(name: &str, default: u64) -> Duration {
     Duration::from_secs(secs)
 }
 
+/// Which runtime the suite runs against: `LOBBY_E2E_RUNTIME=spin` selects the local Spin host
+/// (tests/spin-host, built by `scripts/spin-host.sh --build`); anything else is `wrangler dev`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    Cloudflare,
+    Spin,
+}
+
+pub fn runtime() -> Runtime {
+    match std::env::var("LOBBY_E2E_RUNTIME").as_deref() {
+        Ok("spin") => Runtime::Spin,
+        _ => Runtime::Cloudflare,
+    }
+}
+
+/// The Spin host binary: `LOBBY_SPIN_HOST`, else `$CARGO_TARGET_DIR/release/lobby-spin-host`.
+fn spin_host_path() -> Result<PathBuf, String> {
+    let p = match std::env::var("LOBBY_SPIN_HOST") {
+        Ok(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(std::env::var("CARGO_TARGET_DIR").map_err(|_| {
+            "set LOBBY_SPIN_HOST or CARGO_TARGET_DIR (scripts/env.sh) to find lobby-spin-host"
+                .to_string()
+        })?)
+        .join("release/lobby-spin-host"),
+    };
+    if !p.exists() {
+        return Err(format!(
+            "{} not found: run scripts/spin-host.sh --build first",
+            p.display()
+        ));
+    }
+    Ok(p)
+}
+
 /// Random hex from the kernel: secrets, tokens and unique names.
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -251,6 +285,9 @@ impl Server {
     }
 
     fn launch(&self) -> Result<(), String> {
+        if runtime() == Runtime::Spin {
+            return self.launch_spin();
+        }
         let (wrangler, node_bin) = wrangler_paths()?;
         let n = self.starts.fetch_add(1, Ordering::Relaxed) + 1;
         let mut log = OpenOptions::new()
@@ -298,6 +335,48 @@ impl Server {
         let child = cmd
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", wrangler.display()))?;
+        let pgid = child.id() as i32;
+        register_group(pgid);
+        let watchdog = spawn_watchdog(pgid);
+        *self.running.lock().unwrap() = Some(Running {
+            child,
+            pgid,
+            watchdog,
+        });
+        self.wait_healthy()
+    }
+
+    /// The Spin host on the same port, with its SQLite file in the same persistence folder.
+    fn launch_spin(&self) -> Result<(), String> {
+        let host = spin_host_path()?;
+        let n = self.starts.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .map_err(|e| format!("{}: {e}", self.log_path().display()))?;
+        let _ = writeln!(
+            log,
+            "===== lobby-e2e: start #{n} of the Spin host on port {} =====",
+            self.port
+        );
+        let mut cmd = Command::new(&host);
+        cmd.current_dir(repo_root())
+            .arg("--manifest")
+            .arg(repo_root().join("spin.toml"))
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .env("SPIN_VARIABLE_LOBBY_PLATFORM_TOKEN", platform_token())
+            .env("SPIN_VARIABLE_LOBBY_TOKEN_SECRET", &self.secret)
+            .env("SPIN_HOST_SQLITE_PATH", self.dir.join("state/lobby.db"))
+            // Streams that outlive every test: no reconnect gaps (the SSE reader reconnects anyway).
+            .env("SPIN_VARIABLE_LOBBY_STREAM_SECONDS", "600")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .process_group(0);
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("spawn {}: {e}", host.display()))?;
         let pgid = child.id() as i32;
         register_group(pgid);
         let watchdog = spawn_watchdog(pgid);
@@ -363,7 +442,9 @@ impl Server {
         }
         // The group's grandchildren die on their own schedule; their sockets close when they do.
         let deadline = Instant::now() + Duration::from_secs(15);
-        while (port_open(self.port) || port_open(self.inspector_port)) && Instant::now() < deadline
+        while (port_open(self.port)
+            || (runtime() == Runtime::Cloudflare && port_open(self.inspector_port)))
+            && Instant::now() < deadline
         {
             kill_group(r.pgid);
             sleep(Duration::from_millis(100));

@@ -1,6 +1,7 @@
 //! WebSockets to the server: the operator's and the client's event streams.
 
-use std::io::ErrorKind;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,7 @@ use serde_json::Value;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::{Message as Frame, WebSocket};
 
-use crate::server::{env_secs, Server};
+use crate::server::{env_secs, runtime, Runtime, Server};
 
 /// How long to wait for one expected event (`LOBBY_E2E_EVENT_TIMEOUT` in seconds overrides it).
 /// Only a bound on waiting: no test asserts on how long anything took.
@@ -41,15 +42,163 @@ pub struct WsRefused {
 /// An open WebSocket. Every JSON frame read is kept in `seen` (for failure messages).
 pub struct Ws {
     what: String,
-    socket: WebSocket<TcpStream>,
+    transport: Transport,
     pub seen: Vec<Value>,
     pub closed: bool,
+}
+
+/// A WebSocket (Cloudflare) or a Server-Sent Events stream (Spin): the same JSON frames.
+enum Transport {
+    Socket(WebSocket<TcpStream>),
+    Sse(Sse),
+}
+
+/// An SSE stream read as EventSource does: `data:` lines up to a blank line make a frame, `id:`
+/// is the resume point; when the server ends the stream it reconnects with `after=<id>` and
+/// drops the new first frame (`hello`/`status`), so the caller sees one continuous stream.
+struct Sse {
+    port: u16,
+    path: String,
+    token: String,
+    operator: bool,
+    reader: BufReader<TcpStream>,
+    line: Vec<u8>,
+    data: String,
+    last_id: Option<u64>,
+    skip_first: bool,
+    pending: VecDeque<Value>,
+}
+
+impl Sse {
+    /// GET over HTTP/1.0 (a close-delimited body, no chunking); `Err` with the answer if not 200.
+    fn connect(port: u16, path: &str, token: &str) -> Result<BufReader<TcpStream>, WsRefused> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut stream = TcpStream::connect(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("connect for {path}: {e}"));
+        stream.set_nodelay(true).ok();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        write!(
+            stream,
+            "GET {path}{sep}token={} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n",
+            encode_query(token)
+        )
+        .expect("send the SSE request");
+        let mut reader = BufReader::new(stream);
+        let mut status_line = String::new();
+        reader.read_line(&mut status_line).expect("SSE status line");
+        let status: u16 = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{path}: not an HTTP answer: {status_line:?}"));
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).expect("SSE header") == 0 || h.trim().is_empty() {
+                break;
+            }
+        }
+        if status != 200 {
+            let mut body = String::new();
+            let _ = reader.read_to_string(&mut body);
+            return Err(WsRefused { status, body });
+        }
+        Ok(reader)
+    }
+
+    fn reconnect(&mut self) -> bool {
+        let base = self.path.split('?').next().unwrap_or(&self.path).to_owned();
+        let path = match self.last_id {
+            Some(id) => format!("{base}?after={id}"),
+            None => base,
+        };
+        match Sse::connect(self.port, &path, &self.token) {
+            Ok(r) => {
+                self.reader = r;
+                self.skip_first = true;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The next frame; `Err(())` at the deadline, `Ok(None)` when the stream ended for good.
+    fn next(&mut self, deadline: Instant) -> Result<Option<Value>, ()> {
+        loop {
+            if let Some(v) = self.pending.pop_front() {
+                return Ok(Some(v));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(());
+            }
+            self.reader.get_mut().set_read_timeout(Some(left)).ok();
+            match self.reader.read_until(b'\n', &mut self.line) {
+                Ok(0) => {
+                    if !self.reconnect() {
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                Ok(_) if self.line.ends_with(b"\n") => {}
+                Ok(_) => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    continue
+                }
+                Err(_) => return Ok(None),
+            }
+            let line = String::from_utf8_lossy(&self.line)
+                .trim_end_matches(['\r', '\n'])
+                .to_owned();
+            self.line.clear();
+            if let Some(d) = line.strip_prefix("data:") {
+                self.data.push_str(d.strip_prefix(' ').unwrap_or(d));
+            } else if let Some(id) = line.strip_prefix("id:") {
+                if self.operator {
+                    self.last_id = id.trim().parse().ok().or(self.last_id);
+                }
+            } else if line.is_empty() && !self.data.is_empty() {
+                let text = std::mem::take(&mut self.data);
+                let v: Value = serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("SSE frame is not JSON ({e}): {text}"));
+                if !self.operator {
+                    if let Some(seq) = v["message"]["seq"].as_u64() {
+                        self.last_id = Some(seq);
+                    }
+                }
+                if std::mem::take(&mut self.skip_first) {
+                    continue;
+                }
+                self.pending.push_back(v);
+            }
+        }
+    }
 }
 
 impl Server {
     /// Opens `path` (which may already carry a query) as a WebSocket with `token` as the `token`
     /// query parameter.
     pub fn ws_try_connect(&self, path: &str, token: &str) -> Result<Ws, WsRefused> {
+        if runtime() == Runtime::Spin {
+            let what = path.split('?').next().unwrap_or(path).to_owned();
+            let reader = Sse::connect(self.port(), path, token)?;
+            return Ok(Ws {
+                transport: Transport::Sse(Sse {
+                    port: self.port(),
+                    path: path.to_owned(),
+                    token: token.to_owned(),
+                    operator: what.contains("/operator/"),
+                    reader,
+                    line: Vec::new(),
+                    data: String::new(),
+                    last_id: None,
+                    skip_first: false,
+                    pending: VecDeque::new(),
+                }),
+                what,
+                seen: Vec::new(),
+                closed: false,
+            });
+        }
         let sep = if path.contains('?') { '&' } else { '?' };
         let url = format!(
             "ws://127.0.0.1:{}{path}{sep}token={}",
@@ -64,7 +213,7 @@ impl Server {
         match tungstenite::client(request, stream) {
             Ok((socket, _)) => Ok(Ws {
                 what: path.split('?').next().unwrap_or(path).to_owned(),
-                socket,
+                transport: Transport::Socket(socket),
                 seen: Vec::new(),
                 closed: false,
             }),
@@ -131,11 +280,27 @@ impl Ws {
             if left.is_zero() {
                 return None;
             }
-            self.socket
+            let socket = match &mut self.transport {
+                Transport::Socket(socket) => socket,
+                Transport::Sse(sse) => {
+                    return match sse.next(Instant::now() + left) {
+                        Ok(Some(v)) => {
+                            self.seen.push(v.clone());
+                            Some(v)
+                        }
+                        Ok(None) => {
+                            self.closed = true;
+                            None
+                        }
+                        Err(()) => None,
+                    };
+                }
+            };
+            socket
                 .get_mut()
                 .set_read_timeout(Some(left.max(Duration::from_millis(1))))
                 .ok();
-            let text = match self.socket.read() {
+            let text = match socket.read() {
                 Ok(Frame::Text(t)) => t.as_str().to_owned(),
                 Ok(Frame::Binary(b)) => String::from_utf8_lossy(&b).into_owned(),
                 Ok(Frame::Close(_)) => {
@@ -238,9 +403,16 @@ impl Ws {
     }
 
     /// Closes the socket (a client going away).
-    pub fn close(mut self) {
-        let _ = self.socket.close(None);
-        let _ = self.socket.flush();
+    pub fn close(self) {
+        match self.transport {
+            Transport::Socket(mut socket) => {
+                let _ = socket.close(None);
+                let _ = socket.flush();
+            }
+            Transport::Sse(sse) => {
+                let _ = sse.reader.get_ref().shutdown(std::net::Shutdown::Both);
+            }
+        }
     }
 }
 

@@ -1,0 +1,322 @@
+//! Every tenant's journal in Spin's SQLite (`spin:sqlite`, the `default` database): the same
+//! tables as the Cloudflare side (functions/cloudflare/src/journal.rs) with a `tenant` column
+//! in front, since one database holds all tenants.
+//!
+//! The coordinator runs each call inside one write transaction (`BEGIN IMMEDIATE` … `COMMIT`):
+//! load the snapshot and the events after it, apply the core, append the reply's events,
+//! commit, and only then answer. SQLite serializes write transactions, so two concurrent
+//! calls of one tenant (two accepts of one client) run one after the other and the second sees
+//! the first's events: exactly one winner, as with the Durable Object.
+//!
+//! Statements use the synchronous `execute` of `spin:sqlite@3.1.0` on purpose: `MessageLog` (the
+//! core reading messages in the middle of a call) is synchronous, and no `await` between load and
+//! commit mirrors the Durable Object's "one synchronous stretch".
+
+use lobby_core::api::MessageLog;
+use lobby_core::{ApiError, Event, Lobby, Millis};
+use lobby_wire::Message;
+use spin_sdk::sqlite::wit::sqlite::{Connection, Error as SqlError, Value};
+
+/// How many events may pile up after the snapshot before a new one is written.
+const SNAPSHOT_EVERY: u64 = 500;
+/// A snapshot is stored in parts of at most this many bytes (as on Cloudflare).
+const SNAPSHOT_PART_BYTES: usize = 512 * 1024;
+/// `BEGIN IMMEDIATE` is retried this many times (5 ms apart) while another writer holds the
+/// database (a host whose connection has no busy timeout answers "database is locked" at once).
+const BEGIN_ATTEMPTS: u32 = 2_000;
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS events (
+  tenant TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  client TEXT,
+  session TEXT,
+  msg_seq INTEGER,
+  body TEXT NOT NULL,
+  PRIMARY KEY (tenant, seq)
+)",
+    "CREATE INDEX IF NOT EXISTS events_by_message ON events (tenant, session, msg_seq) WHERE kind = 'message_posted'",
+    "CREATE TABLE IF NOT EXISTS snapshot_parts (
+  tenant TEXT NOT NULL,
+  part INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (tenant, part)
+)",
+];
+
+pub struct Journal {
+    db: Connection,
+    tenant: String,
+}
+
+/// A stored event with its number and time.
+pub struct Stored {
+    pub seq: u64,
+    pub at: Millis,
+    pub event: Event,
+}
+
+pub fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+fn sql_error(e: SqlError) -> ApiError {
+    ApiError::Internal(format!("sqlite: {}", describe(&e)))
+}
+
+fn describe(e: &SqlError) -> String {
+    match e {
+        SqlError::NoSuchDatabase => {
+            "no such database (is `sqlite_databases = [\"default\"]` in spin.toml?)".into()
+        }
+        SqlError::AccessDenied => "access denied".into(),
+        SqlError::InvalidConnection => "invalid connection".into(),
+        SqlError::DatabaseFull => "database full".into(),
+        SqlError::Io(m) => m.clone(),
+    }
+}
+
+fn is_busy(e: &SqlError) -> bool {
+    match e {
+        SqlError::Io(m) => {
+            let m = m.to_ascii_lowercase();
+            m.contains("locked") || m.contains("busy") || m.contains("within a transaction")
+        }
+        _ => false,
+    }
+}
+
+fn int(v: u64) -> Value {
+    Value::Integer(v as i64)
+}
+
+fn text(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, |s| Value::Text(s.to_string()))
+}
+
+fn as_u64(v: &Value) -> u64 {
+    match v {
+        Value::Integer(i) => *i as u64,
+        Value::Real(f) => *f as u64,
+        _ => 0,
+    }
+}
+
+fn as_text(v: &Value) -> &str {
+    match v {
+        Value::Text(s) => s,
+        _ => "",
+    }
+}
+
+fn stored(row: &[Value]) -> Result<Stored, ApiError> {
+    Ok(Stored {
+        seq: as_u64(&row[0]),
+        at: as_u64(&row[1]) as Millis,
+        event: serde_json::from_str(as_text(&row[2])).map_err(internal)?,
+    })
+}
+
+impl Journal {
+    /// Opens the `default` database for `tenant`, creating the tables on first use (a write:
+    /// retried like `BEGIN IMMEDIATE` while another request holds the database).
+    pub async fn open(tenant: &str) -> Result<Self, ApiError> {
+        let db = Connection::open("default").map_err(sql_error)?;
+        let j = Journal {
+            db,
+            tenant: tenant.to_string(),
+        };
+        let ready = j.exec(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'events_by_message', 'snapshot_parts')",
+            vec![],
+        )?;
+        if ready.first().and_then(|r| r.first()).map(as_u64) != Some(3) {
+            for stmt in SCHEMA {
+                j.retrying(stmt).await?;
+            }
+        }
+        Ok(j)
+    }
+
+    fn exec(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, ApiError> {
+        self.db
+            .execute(sql, &params)
+            .map(|r| r.rows.into_iter().map(|r| r.values).collect())
+            .map_err(|e| {
+                let head: String = sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
+                ApiError::Internal(format!("sqlite: {} ({head} …)", describe(&e)))
+            })
+    }
+
+    /// Starts the call's write transaction, waiting while another writer holds the database.
+    pub async fn begin_write(&self) -> Result<(), ApiError> {
+        self.begin("BEGIN IMMEDIATE").await
+    }
+
+    /// Starts a read transaction (a consistent view of snapshot + events, in WAL mode).
+    pub async fn begin_read(&self) -> Result<(), ApiError> {
+        self.begin("BEGIN").await
+    }
+
+    async fn begin(&self, stmt: &str) -> Result<(), ApiError> {
+        self.retrying(stmt).await
+    }
+
+    /// Runs a statement that takes the write lock, waiting (5 ms apart, 10 s at most) while
+    /// another writer holds it.
+    async fn retrying(&self, stmt: &str) -> Result<(), ApiError> {
+        for _ in 0..BEGIN_ATTEMPTS {
+            match self.db.execute(stmt, &[]) {
+                Ok(_) => return Ok(()),
+                Err(e) if is_busy(&e) => {
+                    spin_sdk::time::sleep(std::time::Duration::from_millis(5)).await
+                }
+                Err(e) => return Err(sql_error(e)),
+            }
+        }
+        Err(ApiError::Internal(
+            "the database stayed locked for 10 s".into(),
+        ))
+    }
+
+    pub fn commit(&self) -> Result<(), ApiError> {
+        self.exec("COMMIT", vec![]).map(|_| ())
+    }
+
+    pub fn rollback(&self) {
+        let _ = self.db.execute("ROLLBACK", &[]);
+    }
+
+    /// The state as stored: the snapshot plus every event after it; with the last event's
+    /// number and the snapshot's.
+    pub fn load(&self) -> Result<(Lobby, u64, u64), ApiError> {
+        let parts = self.exec(
+            "SELECT seq, body FROM snapshot_parts WHERE tenant = ? ORDER BY part",
+            vec![Value::Text(self.tenant.clone())],
+        )?;
+        let (mut lobby, snapshot_seq) = match parts.first() {
+            Some(first) => {
+                let body: String = parts.iter().map(|p| as_text(&p[1])).collect();
+                (
+                    serde_json::from_str::<Lobby>(&body).map_err(internal)?,
+                    as_u64(&first[0]),
+                )
+            }
+            None => (Lobby::new(), 0),
+        };
+        lobby.reindex();
+        let mut last = snapshot_seq;
+        for s in self.after(last, u32::MAX)? {
+            lobby.apply(&s.event, s.at);
+            last = s.seq;
+        }
+        Ok((lobby, last, snapshot_seq))
+    }
+
+    /// Events with `seq > after`, in order, at most `limit`.
+    pub fn after(&self, after: u64, limit: u32) -> Result<Vec<Stored>, ApiError> {
+        self.exec(
+            "SELECT seq, at, body FROM events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?",
+            vec![
+                Value::Text(self.tenant.clone()),
+                int(after),
+                int(limit as u64),
+            ],
+        )?
+        .iter()
+        .map(|r| stored(r))
+        .collect()
+    }
+
+    /// Appends events numbered from `last + 1`; answers them with their numbers.
+    pub fn append(
+        &self,
+        last: u64,
+        at: Millis,
+        events: Vec<Event>,
+    ) -> Result<Vec<Stored>, ApiError> {
+        let mut out = Vec::with_capacity(events.len());
+        for (i, event) in events.into_iter().enumerate() {
+            let seq = last + 1 + i as u64;
+            let (client, session) = event.subject();
+            let msg_seq = match &event {
+                Event::MessagePosted { seq, .. } => int(*seq),
+                _ => Value::Null,
+            };
+            self.exec(
+                "INSERT INTO events (tenant, seq, at, kind, client, session, msg_seq, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                vec![
+                    Value::Text(self.tenant.clone()),
+                    int(seq),
+                    Value::Integer(at),
+                    Value::Text(event.kind().to_string()),
+                    text(client),
+                    text(session),
+                    msg_seq,
+                    Value::Text(serde_json::to_string(&event).map_err(internal)?),
+                ],
+            )?;
+            out.push(Stored { seq, at, event });
+        }
+        Ok(out)
+    }
+
+    /// Writes a snapshot when enough events have piled up since the last one.
+    pub fn maybe_snapshot(
+        &self,
+        lobby: &Lobby,
+        seq: u64,
+        snapshot_seq: u64,
+    ) -> Result<(), ApiError> {
+        if seq < snapshot_seq + SNAPSHOT_EVERY {
+            return Ok(());
+        }
+        let body = serde_json::to_string(lobby).map_err(internal)?;
+        self.exec(
+            "DELETE FROM snapshot_parts WHERE tenant = ?",
+            vec![Value::Text(self.tenant.clone())],
+        )?;
+        let mut rest = body.as_str();
+        let mut part = 0u64;
+        while !rest.is_empty() {
+            let mut cut = rest.len().min(SNAPSHOT_PART_BYTES);
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.exec(
+                "INSERT INTO snapshot_parts (tenant, part, seq, body) VALUES (?, ?, ?, ?)",
+                vec![
+                    Value::Text(self.tenant.clone()),
+                    int(part),
+                    int(seq),
+                    Value::Text(rest[..cut].to_string()),
+                ],
+            )?;
+            rest = &rest[cut..];
+            part += 1;
+        }
+        Ok(())
+    }
+}
+
+impl MessageLog for Journal {
+    fn messages(&self, session: &str, after: u64, limit: usize) -> Vec<Message> {
+        self.exec(
+            "SELECT seq, at, body FROM events WHERE tenant = ? AND kind = 'message_posted' AND session = ? AND msg_seq > ? ORDER BY msg_seq LIMIT ?",
+            vec![
+                Value::Text(self.tenant.clone()),
+                Value::Text(session.to_string()),
+                int(after),
+                int(limit as u64),
+            ],
+        )
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| stored(r).ok())
+        .filter_map(|s| Lobby::message_of(&s.event, s.at).map(|(_, m)| m))
+        .collect()
+    }
+}

@@ -1,0 +1,196 @@
+//! Real time without WebSockets: `GET /api/v1/operator/events` and `/api/v1/client/events`
+//! answer Server-Sent Events (`text/event-stream`) carrying exactly the JSON frames the
+//! Cloudflare WebSockets carry, one `data:` line per frame.
+//!
+//! The stream starts like the WebSocket: `hello` (operators) or `status` (clients), then the
+//! replay of what was missed since `after` (journal sequence numbers for operators, message
+//! numbers for clients, as on Cloudflare). Then it stays open and polls the journal every
+//! 200 ms, applying new events to its own copy of the tenant's `Lobby` and projecting them with
+//! the same `Lobby::operator_event` / `client_event` the Durable Object uses. After 25 s (the
+//! Spin variable `lobby_stream_seconds`) it ends, so that no request runs forever on a Spin
+//! host; EventSource reconnects by itself (`retry: 1000`) and sends the last `id:` it saw as
+//! `Last-Event-ID`, which is `after`.
+//! Operator frames carry their journal seq as `id:`, and an `id:`-only line after the replay
+//! and after each batch moves the cursor past events this operator does not see; client message
+//! frames carry the message's seq.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::SinkExt;
+use http_body_util::BodyExt;
+use lobby_core::api::{Actor, Meta};
+use lobby_core::{ApiError, Lobby};
+use lobby_wire::{ClientEvent, OperatorEvent};
+use spin_sdk::http::Response;
+
+use crate::journal::{Journal, Stored};
+use crate::{error_response, now_millis, Body};
+
+/// At most this many journal events are replayed to a reconnecting operator (as on Cloudflare).
+const MAX_REPLAY: u32 = 50_000;
+const POLL: Duration = Duration::from_millis(200);
+/// How long a stream stays open unless the Spin variable `lobby_stream_seconds` says otherwise.
+const STREAM_SECONDS: u32 = 25;
+/// A comment line every this many polls (5 s) keeps proxies from closing an idle stream.
+const KEEPALIVE_POLLS: u32 = 25;
+
+/// Who reads the stream.
+enum Reader {
+    Operator { id: String },
+    Client { id: String },
+}
+
+fn frame<T: serde::Serialize>(id: Option<u64>, ev: &T) -> String {
+    let json = serde_json::to_string(ev).unwrap_or_default();
+    match id {
+        Some(id) => format!("id: {id}\ndata: {json}\n\n"),
+        None => format!("data: {json}\n\n"),
+    }
+}
+
+/// An `id:` line without data: moves an EventSource's `Last-Event-ID` to journal seq `seq`
+/// (everything up to it was sent or is not for this operator) without dispatching an event, so
+/// a reconnect replays neither too much nor too little. Operators only: a client's `after` is a
+/// message number.
+fn cursor(seq: u64) -> String {
+    format!("id: {seq}\n\n")
+}
+
+/// Frames for events just appended (and already applied to `lobby`).
+fn project(lobby: &Lobby, reader: &Reader, stored: &[Stored], out: &mut Vec<String>) {
+    match reader {
+        Reader::Operator { id } => {
+            let Some(op) = lobby.operators.get(id) else {
+                return;
+            };
+            for s in stored {
+                if let Some(ev) = lobby.operator_event(op, s.seq, &s.event, s.at) {
+                    out.push(frame(Some(s.seq), &ev));
+                }
+            }
+        }
+        Reader::Client { id } => {
+            let now = now_millis();
+            for s in stored {
+                if let Some(ev) = lobby.client_event(id, &s.event, s.at) {
+                    let seq = match &ev {
+                        ClientEvent::Message { message } => Some(message.seq),
+                        _ => None,
+                    };
+                    out.push(frame(seq, &ev));
+                } else {
+                    let moved: HashMap<String, u32> =
+                        lobby.moved_by(&s.event).into_iter().collect();
+                    if let Some(position) = moved.get(id) {
+                        out.push(frame(None, &lobby.position_event(id, *position, now)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<Body>, ApiError> {
+    let seconds = crate::variable("lobby_stream_seconds")
+        .await
+        .parse::<u32>()
+        .unwrap_or(STREAM_SECONDS)
+        .clamp(1, 3600);
+    let polls = seconds * 1000 / POLL.as_millis() as u32;
+    let journal = Journal::open(&tenant).await?;
+    journal.begin_read().await?;
+    let start = (|| {
+        let (lobby, last, _) = journal.load()?;
+        let mut frames = vec!["retry: 1000\n\n".to_string()];
+        let reader = match &actor {
+            Actor::Operator { id, .. } => {
+                let Some(op) = lobby.operators.get(id) else {
+                    return Err(ApiError::Unauthorized(
+                        "this operator no longer exists".into(),
+                    ));
+                };
+                frames.push(frame(None, &OperatorEvent::Hello { seq: last }));
+                if let Some(after) = meta.after {
+                    for s in journal.after(after, MAX_REPLAY)? {
+                        if let Some(ev) = lobby.operator_event(op, s.seq, &s.event, s.at) {
+                            frames.push(frame(Some(s.seq), &ev));
+                        }
+                    }
+                }
+                frames.push(cursor(last));
+                Reader::Operator { id: id.clone() }
+            }
+            Actor::Client { id, session } => {
+                frames.push(frame(None, &lobby.client_status(id, session, now_millis())));
+                if let Some(after) = meta.after {
+                    use lobby_core::api::MessageLog;
+                    for message in journal.messages(session, after, 10_000) {
+                        let seq = message.seq;
+                        frames.push(frame(Some(seq), &ClientEvent::Message { message }));
+                    }
+                }
+                Reader::Client { id: id.clone() }
+            }
+            _ => {
+                return Err(ApiError::Forbidden(
+                    "this stream needs an operator's or a client's token".into(),
+                ))
+            }
+        };
+        Ok((lobby, last, frames, reader))
+    })();
+    journal.rollback(); // ends the read transaction
+    let (mut lobby, mut last, frames, reader) = match start {
+        Ok(s) => s,
+        Err(e) => return Ok(error_response(&e)),
+    };
+
+    let (mut tx, body) = spin_sdk::http::body::stream::<String>();
+    spin_sdk::wasip3::spawn(async move {
+        for f in frames {
+            if tx.send(f).await.is_err() {
+                return;
+            }
+        }
+        for poll in 1..=polls {
+            spin_sdk::time::sleep(POLL).await;
+            let new = match journal.after(last, 1_000) {
+                Ok(new) => new,
+                Err(e) => {
+                    eprintln!("lobby: event stream: {e}");
+                    return;
+                }
+            };
+            let mut out = Vec::new();
+            if !new.is_empty() {
+                for s in &new {
+                    lobby.apply(&s.event, s.at);
+                }
+                last = new.last().map_or(last, |s| s.seq);
+                project(&lobby, &reader, &new, &mut out);
+                if matches!(reader, Reader::Operator { .. }) {
+                    out.push(cursor(last));
+                }
+            } else if poll % KEEPALIVE_POLLS == 0 {
+                out.push(": keep-alive\n\n".into());
+            }
+            for f in out {
+                if tx.send(f).await.is_err() {
+                    return; // the reader went away
+                }
+            }
+        }
+    });
+    let mut resp = Response::new(BodyExt::boxed_unsync(body));
+    let h = resp.headers_mut();
+    h.insert(
+        "Content-Type",
+        "text/event-stream; charset=utf-8"
+            .parse()
+            .expect("static header"),
+    );
+    h.insert("Cache-Control", "no-cache".parse().expect("static header"));
+    h.insert("X-Accel-Buffering", "no".parse().expect("static header"));
+    Ok(resp)
+}
