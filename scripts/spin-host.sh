@@ -31,12 +31,12 @@ if [ -z "${LOBBY_TOKEN_SECRET:-}" ]; then
 fi
 
 lobby_warm_target
-export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-       CARGO_PROFILE_RELEASE_OPT_LEVEL=2 CARGO_PROFILE_RELEASE_INCREMENTAL=false
+HOST_PROFILE=(CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+              CARGO_PROFILE_RELEASE_OPT_LEVEL=2 CARGO_PROFILE_RELEASE_INCREMENTAL=false)
 HOST="$CARGO_TARGET_DIR/release/lobby-spin-host"
 say "building the host: cargo build --release -p lobby-spin-host (target dir $CARGO_TARGET_DIR; wasmtime compiles once, ~10-20 min on 2 cores)"
 start=$(date +%s)
-cargo build --release -p lobby-spin-host
+env "${HOST_PROFILE[@]}" cargo build --release -p lobby-spin-host
 say "host ready in $(( $(date +%s) - start )) s: $HOST"
 scripts/build-spin.sh
 

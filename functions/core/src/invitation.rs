@@ -38,11 +38,11 @@ pub fn well_formed(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Counts wrong codes in a sliding window. Held in memory only: it protects codes that live
-/// ten minutes, and a restart of the coordinator is far rarer than that window is long.
-/// It is not part of the tenant's state (equality ignores it): a refused guess changes nothing
-/// anyone can see.
-#[derive(Debug, Clone, Default)]
+/// Counts wrong codes in a sliding window. Not part of the tenant's journal (equality ignores
+/// it): a refused guess changes nothing anyone can see. A long-lived coordinator (the Durable
+/// Object) holds it in memory, since a restart is far rarer than the ten-minute window is long;
+/// a runtime that loads the tenant per request (Spin) stores it beside the journal (serde).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Guard {
     by_address: BTreeMap<String, VecDeque<Millis>>,
     tenant: VecDeque<Millis>,

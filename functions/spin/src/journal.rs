@@ -13,6 +13,7 @@
 //! commit mirrors the Durable Object's "one synchronous stretch".
 
 use lobby_core::api::MessageLog;
+use lobby_core::invitation::Guard;
 use lobby_core::{ApiError, Event, Lobby, Millis};
 use lobby_wire::Message;
 use spin_sdk::sqlite::wit::sqlite::{Connection, Error as SqlError, Value};
@@ -44,6 +45,12 @@ const SCHEMA: &[&str] = &[
   seq INTEGER NOT NULL,
   body TEXT NOT NULL,
   PRIMARY KEY (tenant, part)
+)",
+    // The wrong-invitation-code guard (the Durable Object keeps it in memory; a Spin instance
+    // lives for one request, so it is stored).
+    "CREATE TABLE IF NOT EXISTS guards (
+  tenant TEXT PRIMARY KEY,
+  body TEXT NOT NULL
 )",
 ];
 
@@ -214,6 +221,27 @@ impl Journal {
             last = s.seq;
         }
         Ok((lobby, last, snapshot_seq))
+    }
+
+    /// The tenant's wrong-invitation-code guard (empty when none is stored).
+    pub fn load_guard(&self) -> Result<Guard, ApiError> {
+        let rows = self.exec(
+            "SELECT body FROM guards WHERE tenant = ?",
+            vec![Value::Text(self.tenant.clone())],
+        )?;
+        match rows.first() {
+            Some(r) => serde_json::from_str(&as_text(&r[0])).map_err(internal),
+            None => Ok(Guard::default()),
+        }
+    }
+
+    /// Stores the guard as serialized (in the call's write transaction).
+    pub fn save_guard(&self, body: &str) -> Result<(), ApiError> {
+        self.exec(
+            "INSERT INTO guards (tenant, body) VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET body = excluded.body",
+            vec![Value::Text(self.tenant.clone()), Value::Text(body.to_string())],
+        )
+        .map(|_| ())
     }
 
     /// Events with `seq > after`, in order, at most `limit`.

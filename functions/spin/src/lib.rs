@@ -281,13 +281,21 @@ async fn coordinate(
     journal.begin_write().await?;
     let result = (|| {
         let (mut lobby, last, snapshot) = journal.load()?;
+        lobby.guard = journal.load_guard()?;
+        let guard_before = serde_json::to_string(&lobby.guard).map_err(internal)?;
         let ctx = Ctx {
             now,
             entropy: &entropy,
             token_secret: secret,
             messages: &journal,
         };
-        let reply = match lobby.call(route, actor, body.as_bytes(), meta, &ctx) {
+        let result = lobby.call(route, actor, body.as_bytes(), meta, &ctx);
+        // A wrong invitation code is counted even though the call is refused.
+        let guard_after = serde_json::to_string(&lobby.guard).map_err(internal)?;
+        if guard_after != guard_before {
+            journal.save_guard(&guard_after)?;
+        }
+        let reply = match result {
             Ok(reply) => reply,
             Err(e) => return Ok(error_response(&e)),
         };

@@ -336,16 +336,6 @@ fn the_offline_form_is_received_then_emailed_to_the_widgets_address() {
         .ok(202);
     assert_eq!(answer, json!({"status": "received"}));
 
-    let raw = wait_for_mail_to(server, &to);
-    let to_header = header(&raw, "To").unwrap();
-    assert!(to_header.contains(&to), "To: {to_header}\n{raw}");
-    let subject = decode_words(&header(&raw, "Subject").expect("a Subject"));
-    assert!(subject.contains(&name), "Subject: {subject}\n{raw}");
-    let reply_to = header(&raw, "Reply-To").expect("a Reply-To");
-    assert!(reply_to.contains("jana@example.cz"), "{raw}");
-    let text = body_text(&raw);
-    assert!(text.contains(&message), "body: {text}\n{raw}");
-
     // Refusals: no way to answer; another origin.
     server
         .post(&format!("/api/v1/widgets/{}/offline", widget.key))
@@ -359,6 +349,22 @@ fn the_offline_form_is_received_then_emailed_to_the_widgets_address() {
         .json(&json!({"form": {"email": "e@example.com"}, "message": "hello"}))
         .send()
         .expect_error(403, "origin_not_allowed");
+
+    if runtime() == Runtime::Spin {
+        // Spin has no e-mail binding: the form is stored in the outbox, not sent (a documented
+        // gap of the Spin runtime, functions/spin/README.md).
+        eprintln!("offline form: e-mail delivery is not checked on Spin (no e-mail binding)");
+        return;
+    }
+    let raw = wait_for_mail_to(server, &to);
+    let to_header = header(&raw, "To").unwrap();
+    assert!(to_header.contains(&to), "To: {to_header}\n{raw}");
+    let subject = decode_words(&header(&raw, "Subject").expect("a Subject"));
+    assert!(subject.contains(&name), "Subject: {subject}\n{raw}");
+    let reply_to = header(&raw, "Reply-To").expect("a Reply-To");
+    assert!(reply_to.contains("jana@example.cz"), "{raw}");
+    let text = body_text(&raw);
+    assert!(text.contains(&message), "body: {text}\n{raw}");
 }
 
 // ---------------------------------------------------------------- invitations
@@ -615,6 +621,11 @@ fn is_typing(v: &Value) -> bool {
 
 #[test]
 fn typing_is_relayed_between_the_client_and_its_operator() {
+    if runtime() == Runtime::Spin {
+        // "Typing" travels up a WebSocket; Spin's event streams (SSE) carry frames down only.
+        eprintln!("typing relay: not offered on Spin (no upstream channel on Server-Sent Events)");
+        return;
+    }
     let server = shared();
     let desk = server.desk("wtyp", &["Olga", "Petr"], 3);
     let (olga, petr) = (&desk.ops[0], &desk.ops[1]);
