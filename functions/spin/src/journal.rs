@@ -230,7 +230,7 @@ impl Journal {
             vec![Value::Text(self.tenant.clone())],
         )?;
         match rows.first() {
-            Some(r) => serde_json::from_str(&as_text(&r[0])).map_err(internal),
+            Some(r) => serde_json::from_str(as_text(&r[0])).map_err(internal),
             None => Ok(Guard::default()),
         }
     }
