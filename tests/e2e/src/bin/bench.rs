@@ -579,8 +579,8 @@ fn timed<T>(d: &mut Vec<Duration>, f: impl FnOnce() -> T) -> T {
     r
 }
 
-fn bench_server() -> Http {
-    eprintln!("[bench] starting wrangler dev");
+fn bench_server(runtime_name: &str) -> Http {
+    eprintln!("[bench] starting {runtime_name}");
     let server = Server::start();
     eprintln!("[bench] server on {}; setting up a tenant", server.base());
     let desk = server.desk("bench", &["Ann"], 100);
@@ -693,8 +693,9 @@ fn bench_server() -> Http {
     }
     let ws = reader.stop();
     if ws.closed {
-        h.errors
-            .push("the operator's WebSocket was closed by the server during the bench".into());
+        h.errors.push(format!(
+            "{runtime_name}: the operator's event stream was closed by the server during the bench"
+        ));
     }
     ws.close();
     // wrangler logs every request with its status: count 5xx answers and errors in the whole log.
@@ -713,12 +714,12 @@ fn bench_server() -> Http {
     }
     if failed > 0 {
         h.errors.push(format!(
-            "{failed} request(s) answered 5xx in wrangler's log"
+            "{failed} request(s) answered 5xx in the log of {runtime_name}"
         ));
     }
     if errors > 0 {
         h.errors.push(format!(
-            "{errors} line(s) mentioning an error in wrangler's log"
+            "{errors} line(s) mentioning an error in the log of {runtime_name}"
         ));
     }
     drop(server);
@@ -758,7 +759,26 @@ fn main() {
         apil.cycles_per_s, apil.rounds
     );
     eprintln!("[bench] 2/3 and 3/3 through wrangler dev");
-    let http = bench_server();
+    let http = bench_server("wrangler dev");
+    // The same path on the local Spin host (tests/spin-host), right after, in the same run.
+    eprintln!("[bench] the same through the local Spin host");
+    std::env::set_var("LOBBY_E2E_RUNTIME", "spin");
+    let spin = bench_server("the Spin host");
+    std::env::remove_var("LOBBY_E2E_RUNTIME");
+    let file_size = |rel: &str| -> (u64, u64) {
+        let path = repo_root().join(rel);
+        let raw = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let gz = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("gzip -9c '{}' | wc -c", path.display()))
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(0);
+        (raw, gz)
+    };
+    let spin_wasm = file_size("functions/spin/build/lobby_spin.wasm");
+    let worker_wasm = file_size("functions/cloudflare/build/index_bg.wasm");
 
     // ---- figures
     let ping_ms = 1e3 / http.ping_rps; // per empty round trip, from the block throughput
@@ -848,6 +868,42 @@ fn main() {
         ratio(lat_p99 / lat_ping_p50),
     );
 
+    let spin_round_ratios: Vec<f64> = spin
+        .cycle_rounds
+        .iter()
+        .zip(&spin.ping_rounds)
+        .map(|(c, p)| 4.0 * c / p)
+        .collect();
+    let _ = writeln!(
+        t,
+        "| On the local Spin host: entry → accept → operator message → close, sequential | {} cycles/s = **{} requests/s** | the same cycle through wrangler dev: {} cycles/s | **Spin runs the command path at {} wrangler dev's**; against its own empty round trip (`GET /api/v1/ping`, {} req/s): {} |",
+        num(spin.cycle_cps),
+        num(4.0 * spin.cycle_cps),
+        num(http.cycle_cps),
+        ratio(spin.cycle_cps / http.cycle_cps),
+        num(spin.ping_rps),
+        ratio(median(&spin_round_ratios)),
+    );
+    let _ = writeln!(
+        t,
+        "| On the Spin host: client's entry → `client_waiting` on the operator's event stream (SSE, {} samples) | p50 {} ms, p99 {} ms, max {} ms | the same through wrangler dev (WebSocket): p50 {} ms | p50 {} wrangler dev's |",
+        spin.lat_event.len(),
+        num(percentile_ms(&spin.lat_event, 0.5)),
+        num(percentile_ms(&spin.lat_event, 0.99)),
+        num(max_ms(&spin.lat_event)),
+        num(lat_p50),
+        ratio(percentile_ms(&spin.lat_event, 0.5) / lat_p50),
+    );
+    let _ = writeln!(
+        t,
+        "| Spin component (`functions/spin/build/lobby_spin.wasm`, wasm32-wasip2) | {} KB, **{} KB gzip** | the Cloudflare worker's Wasm: {} KB, {} KB gzip | {} the worker (gzip) |",
+        spin_wasm.0 / 1024,
+        spin_wasm.1 / 1024,
+        worker_wasm.0 / 1024,
+        worker_wasm.1 / 1024,
+        ratio(spin_wasm.1 as f64 / worker_wasm.1.max(1) as f64),
+    );
+
     let spread = |v: &[f64]| v.iter().map(|x| num(*x)).collect::<Vec<_>>().join(", ");
     let mut md = String::new();
     let _ = writeln!(md, "# Benchmarks\n");
@@ -876,9 +932,16 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    if !http.errors.is_empty() {
+    let _ = writeln!(
+        md,
+        "Spin host rounds: ping {} req/s; command cycles {} cycles/s.\n",
+        spread(&spin.ping_rounds),
+        spread(&spin.cycle_rounds)
+    );
+    let seen: Vec<&String> = http.errors.iter().chain(&spin.errors).collect();
+    if !seen.is_empty() {
         let _ = writeln!(md, "Seen during the run:\n");
-        for e in &http.errors {
+        for e in &seen {
             let _ = writeln!(md, "- {e}");
         }
         md.push('\n');
@@ -899,6 +962,11 @@ command requests/s ÷ its ping requests/s.\nThe client is the e2e harness's bloc
         "**Entry → operator event.** The same operator's WebSocket is read on its own thread, which\nstamps each frame the moment it is read. For each of {LATENCY_SAMPLES} samples the clock starts just before\n`POST /api/v1/widgets/{{key}}/entries` is sent and stops when the `client_waiting` event for that\nclient arrived on the socket (often before the HTTP answer itself); the sample is then accepted\nand closed, untimed, so the queue stays the same. Next to each sample one `GET /api/v1/ping` is\ntimed (alternately before and after the clean-up) as the baseline; ratios are to its p50.\nPercentiles are nearest-rank.\n"
     );
 
+    let _ = writeln!(
+        md,
+        "**On the Spin host.** The same set-up and the same rounds, run right after the wrangler dev\npart against `tests/spin-host` (wasmtime serving `spin.toml`, the component built for\nwasm32-wasip2, state in one SQLite file). Each request is a fresh component instance that loads\nthe tenant (snapshot + events since) inside one write transaction; the operator's events come as\nServer-Sent Events, which the component reads from the journal every 200 ms, so the entry →\nevent latency there is bounded below by that poll. The local host is not Fermyon's: compare the\nratios, not the absolute figures, with a real Spin deployment.\n"
+    );
+
     println!("\n{t}");
     println!(
         "rounds: core {} | api {} | ping {} | cycles {} | ratios {}",
@@ -912,7 +980,7 @@ command requests/s ÷ its ping requests/s.\nThe client is the e2e harness's bloc
             .collect::<Vec<_>>()
             .join(", ")
     );
-    for e in &http.errors {
+    for e in http.errors.iter().chain(&spin.errors) {
         println!("seen: {e}");
     }
     let path = repo_root().join("BENCHMARKS.md");
