@@ -335,6 +335,7 @@ fn seq_of(e: &OperatorEvent) -> Option<u64> {
 /// Fetches the queue and the active sessions, applies them, then the frames that came meanwhile.
 fn resync(generation: u32) {
     spawn_local(async move {
+        let asked_at = now_ms();
         let queue = api::get::<QueueList>("/queue").await;
         let sessions = api::get::<api::Sessions>("/sessions").await;
         if !LIVE.with_borrow(|l| l.generation == generation) {
@@ -342,7 +343,7 @@ fn resync(generation: u32) {
         }
         let s = store();
         match (queue, sessions) {
-            (Ok(q), Ok(ss)) => s.apply_snapshot(q.clients, ss.sessions),
+            (Ok(q), Ok(ss)) => s.apply_snapshot(q.clients, ss.sessions, asked_at),
             (Err(f), _) | (_, Err(f)) if f.status == 401 => {
                 s.fail(f);
                 return;

@@ -43,6 +43,8 @@ pub struct Tab {
     pub unread: RwSignal<u32>,
     /// When the client was last seen typing (ms), for the "typing…" hint.
     pub typing: RwSignal<f64>,
+    /// When this tab opened (ms): a snapshot asked for before that cannot know its session.
+    pub opened_at: f64,
 }
 
 /// Whom the redirect dialog moves: a waiting client (from the preview) or the client of an
@@ -263,6 +265,7 @@ impl Store {
                 draft: RwSignal::new(String::new()),
                 unread: RwSignal::new(0),
                 typing: RwSignal::new(0.0),
+                opened_at: now_ms(),
             });
             self.tabs.update(|ts| ts.push(tab.clone()));
             self.load_tab(&tab);
@@ -427,14 +430,27 @@ impl Store {
         }
     }
 
-    /// A fresh snapshot (after connecting): the queue as the server has it, a tab for every
-    /// active session, and the tabs of sessions that ended meanwhile marked so.
-    pub fn apply_snapshot(&self, queue: Vec<QueueItem>, sessions: Vec<ClientInfo>) {
-        self.queue.set(queue);
-        for tab in self.tabs.get_untracked() {
-            if !sessions.iter().any(|s| s.session == tab.session) {
+    /// A fresh snapshot (after connecting), asked for at `asked_at` (ms): the queue as the server
+    /// has it, a tab for every active session, and the tabs of sessions that ended meanwhile
+    /// marked so. A tab opened while the snapshot was on its way (an accept that raced it) is
+    /// not in it and is kept; the frames buffered since `hello` bring the rest up to date.
+    pub fn apply_snapshot(&self, queue: Vec<QueueItem>, sessions: Vec<ClientInfo>, asked_at: f64) {
+        let tabs = self.tabs.get_untracked();
+        self.queue.set(
+            queue
+                .into_iter()
+                .filter(|c| {
+                    !tabs
+                        .iter()
+                        .any(|t| t.client == c.id && t.opened_at >= asked_at)
+                })
+                .collect(),
+        );
+        for tab in tabs {
+            let listed = sessions.iter().any(|s| s.session == tab.session);
+            if snapshot_ends(listed, tab.opened_at, asked_at) {
                 self.session_ended(&tab.session, Party::System);
-            } else {
+            } else if listed {
                 self.load_tab(&tab);
             }
         }
@@ -497,6 +513,12 @@ impl Store {
     }
 }
 
+/// Does a snapshot end a tab? Only when its session is missing from a snapshot asked for after
+/// the tab opened.
+fn snapshot_ends(listed: bool, opened_at: f64, asked_at: f64) -> bool {
+    !listed && opened_at < asked_at
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,6 +568,15 @@ mod tests {
         // A frame older than the snapshot: `b` was 3rd then, is 2nd now; it stays 2nd.
         assert!(!upsert(&mut q, item("b", "g", 3)));
         assert_eq!(positions(&q), vec![1, 2]);
+    }
+
+    #[test]
+    fn a_snapshot_older_than_a_tab_does_not_end_it() {
+        // Listed: never ended. Missing from a snapshot asked after the tab opened: ended.
+        assert!(!snapshot_ends(true, 100.0, 200.0));
+        assert!(snapshot_ends(false, 100.0, 200.0));
+        // Missing from a snapshot asked before the tab opened (an accept raced it): kept.
+        assert!(!snapshot_ends(false, 300.0, 200.0));
     }
 
     #[test]
