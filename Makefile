@@ -9,6 +9,8 @@
 #                browser tests (Chromium)
 #   make bench   build, run the benchmarks (tests/e2e bin `bench`, tests/browser/bench.mjs,
 #                tests/widget/bench.mjs)
+#   make prove   build, run the reliability tests at full scale (races: 50 operators, 10,000
+#                accept attempts) and write RELIABILITY.md
 #   make build   install tools, build the worker, the operator app, the client widget, the Spin
 #                component and the local Spin host
 
@@ -20,11 +22,11 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh && lobby_warm_target &&
 say = printf '\n[lobby %s] %s\n' "$(1)" "$(2)"
 
-.PHONY: help install-tools build dev test fmt-check clippy clippy-wasm cargo-test browser-test bench clean
+.PHONY: help install-tools build dev test fmt-check clippy clippy-wasm cargo-test browser-test bench prove clean
 # (No commas in the texts given to `say`: make would split them into more arguments.)
 
 help:
-	@sed -n '4,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,16p' Makefile | sed 's/^# \{0,1\}//'
 
 install-tools:
 	@$(call say,tools,installing or checking the cached tools (scripts/install-tools.sh))
@@ -95,6 +97,10 @@ bench: build
 	@$(ENV) node tests/browser/bench.mjs
 	@$(call say,bench,client widget weight against a reference widget (tests/widget/bench.mjs))
 	@$(ENV) node tests/widget/bench.mjs
+
+prove: build
+	@$(call say,prove,reliability at full scale (scripts/prove.sh) -> RELIABILITY.md)
+	@scripts/prove.sh
 
 clean:
 	@$(call say,clean,removing the worker build and wrangler's scratch files (not .lobby/ nor the cache))
