@@ -327,6 +327,19 @@ fn many_operators_race_for_the_same_clients_and_no_rule_ever_breaks() {
                     owner.remove(&client);
                 }
             }
+            // One frame per event: a client this operator served waiting again (redirected to
+            // a group the operator is in) also ends that session for it.
+            OperatorEvent::ClientWaiting { client, .. } => {
+                let ended: Vec<String> = active[*op]
+                    .iter()
+                    .filter(|(_, c)| **c == client.id)
+                    .map(|(s, _)| s.clone())
+                    .collect();
+                for session in ended {
+                    active[*op].remove(&session);
+                    owner.remove(&client.id);
+                }
+            }
             _ => {}
         }
     }
