@@ -2,8 +2,10 @@
 # `make prove`: the reliability runs at full scale, each appending its figures to RELIABILITY.md
 # (rewritten on every run). `make test` runs the same tests at a small scale.
 #
-#   races   LOBBY_RACE_OPERATORS (default here 50), LOBBY_RACE_ATTEMPTS (10000),
-#           LOBBY_RACE_WAITING (200): tests/e2e/tests/races.rs against wrangler dev
+#   races    LOBBY_RACE_OPERATORS (default here 50), LOBBY_RACE_ATTEMPTS (10000),
+#            LOBBY_RACE_WAITING (200): tests/e2e/tests/races.rs
+#   crashes  LOBBY_CRASH_KILLS (default here 6), LOBBY_CRASH_THREADS (4): tests/e2e/tests/crashes.rs
+# each against wrangler dev, then against the local Spin host (LOBBY_E2E_RUNTIME=spin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -17,6 +19,8 @@ say() { printf '[lobby prove] %s\n' "$*"; }
 export LOBBY_RACE_OPERATORS="${LOBBY_RACE_OPERATORS:-50}"
 export LOBBY_RACE_ATTEMPTS="${LOBBY_RACE_ATTEMPTS:-10000}"
 export LOBBY_RACE_WAITING="${LOBBY_RACE_WAITING:-200}"
+export LOBBY_CRASH_KILLS="${LOBBY_CRASH_KILLS:-6}"
+export LOBBY_CRASH_THREADS="${LOBBY_CRASH_THREADS:-4}"
 
 {
   echo "# Reliability"
@@ -28,12 +32,20 @@ export LOBBY_RACE_WAITING="${LOBBY_RACE_WAITING:-200}"
   echo
 } > "$TMP"
 
-say "races: $LOBBY_RACE_OPERATORS operators, $LOBBY_RACE_ATTEMPTS accept attempts, $LOBBY_RACE_WAITING waiting (tests/e2e/tests/races.rs)"
-{
-  echo "Command: \`LOBBY_RACE_OPERATORS=$LOBBY_RACE_OPERATORS LOBBY_RACE_ATTEMPTS=$LOBBY_RACE_ATTEMPTS LOBBY_RACE_WAITING=$LOBBY_RACE_WAITING cargo test -p lobby-e2e --test races -- --nocapture\`"
-  echo
-} >> "$TMP"
-LOBBY_RELIABILITY_OUT="$PWD/$TMP" cargo test -p lobby-e2e --test races -- --nocapture
+run() { # name, runtime, test, env description
+  say "$1 on $2 (tests/e2e/tests/$3.rs)"
+  LOBBY_E2E_RUNTIME="$2" LOBBY_RELIABILITY_OUT="$PWD/$TMP" cargo test -p lobby-e2e --test "$3" -- --nocapture
+  { # under the section the test just appended
+    echo "Command: \`$4 LOBBY_E2E_RUNTIME=$2 cargo test -p lobby-e2e --test $3 -- --nocapture\`"
+    echo
+  } >> "$TMP"
+}
+RACES="LOBBY_RACE_OPERATORS=$LOBBY_RACE_OPERATORS LOBBY_RACE_ATTEMPTS=$LOBBY_RACE_ATTEMPTS LOBBY_RACE_WAITING=$LOBBY_RACE_WAITING"
+CRASHES="LOBBY_CRASH_KILLS=$LOBBY_CRASH_KILLS LOBBY_CRASH_THREADS=$LOBBY_CRASH_THREADS"
+for rt in cloudflare spin; do
+  run races "$rt" races "$RACES"
+  run crashes "$rt" crashes "$CRASHES"
+done
 
 mv -f "$TMP" "$OUT"
 trap - EXIT

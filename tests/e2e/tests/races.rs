@@ -408,7 +408,11 @@ fn many_operators_race_for_the_same_clients_and_no_rule_ever_breaks() {
             .append(true)
             .open(&path)
             .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let _ = writeln!(f, "## Races\n\n{summary}.\n");
+        let on = match runtime() {
+            Runtime::Cloudflare => "wrangler dev",
+            Runtime::Spin => "Spin host",
+        };
+        let _ = writeln!(f, "## Races ({on})\n\n{summary}.\n");
     }
     assert!(
         by_kind.keys().any(|k| k.contains("already_accepted")),
