@@ -5,7 +5,10 @@
 #   races    LOBBY_RACE_OPERATORS (default here 50), LOBBY_RACE_ATTEMPTS (10000),
 #            LOBBY_RACE_WAITING (200): tests/e2e/tests/races.rs
 #   crashes  LOBBY_CRASH_KILLS (default here 6), LOBBY_CRASH_THREADS (4): tests/e2e/tests/crashes.rs
-# each against wrangler dev, then against the local Spin host (LOBBY_E2E_RUNTIME=spin).
+# each against wrangler dev, then against the local Spin host (LOBBY_E2E_RUNTIME=spin);
+#   fanout   LOBBY_FANOUT_OPERATORS (50) × LOBBY_FANOUT_SOCKETS (20) = 1,000 operator WebSockets,
+#            LOBBY_FANOUT_WAITING (10000), LOBBY_FANOUT_SAMPLES (50): tests/e2e/tests/fanout.rs,
+#            against wrangler dev
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -21,6 +24,10 @@ export LOBBY_RACE_ATTEMPTS="${LOBBY_RACE_ATTEMPTS:-10000}"
 export LOBBY_RACE_WAITING="${LOBBY_RACE_WAITING:-200}"
 export LOBBY_CRASH_KILLS="${LOBBY_CRASH_KILLS:-6}"
 export LOBBY_CRASH_THREADS="${LOBBY_CRASH_THREADS:-4}"
+export LOBBY_FANOUT_OPERATORS="${LOBBY_FANOUT_OPERATORS:-50}"
+export LOBBY_FANOUT_SOCKETS="${LOBBY_FANOUT_SOCKETS:-20}"
+export LOBBY_FANOUT_WAITING="${LOBBY_FANOUT_WAITING:-10000}"
+export LOBBY_FANOUT_SAMPLES="${LOBBY_FANOUT_SAMPLES:-50}"
 
 {
   echo "# Reliability"
@@ -42,10 +49,12 @@ run() { # name, runtime, test, env description
 }
 RACES="LOBBY_RACE_OPERATORS=$LOBBY_RACE_OPERATORS LOBBY_RACE_ATTEMPTS=$LOBBY_RACE_ATTEMPTS LOBBY_RACE_WAITING=$LOBBY_RACE_WAITING"
 CRASHES="LOBBY_CRASH_KILLS=$LOBBY_CRASH_KILLS LOBBY_CRASH_THREADS=$LOBBY_CRASH_THREADS"
+FANOUT="LOBBY_FANOUT_OPERATORS=$LOBBY_FANOUT_OPERATORS LOBBY_FANOUT_SOCKETS=$LOBBY_FANOUT_SOCKETS LOBBY_FANOUT_WAITING=$LOBBY_FANOUT_WAITING LOBBY_FANOUT_SAMPLES=$LOBBY_FANOUT_SAMPLES"
 for rt in cloudflare spin; do
   run races "$rt" races "$RACES"
   run crashes "$rt" crashes "$CRASHES"
 done
+run fanout cloudflare fanout "$FANOUT"
 
 mv -f "$TMP" "$OUT"
 trap - EXIT
