@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-STEPS=5
+STEPS=6
 step() { printf '[lobby setup %s/%s] %s\n' "$1" "$STEPS" "$2"; }
 
 # One installer at a time per cache (a CI run and a developer may start one together).
@@ -88,5 +88,18 @@ else
     # Only the browser tests need Chromium: warn, do not fail the build.
     echo "    WARNING: apt-get could not install chromium; browser tests will not run (LOBBY_SKIP_APT=1 silences this)"
   fi
+fi
+step 6 "schemathesis $LOBBY_SCHEMATHESIS_VERSION (PyPI, the independent API checker) in a venv"
+ST_DIR="$LOBBY_TOOLS/schemathesis-$LOBBY_SCHEMATHESIS_VERSION"
+if [ -f "$ST_DIR/.complete" ]; then
+  echo "    cached: $ST_DIR/bin/schemathesis"
+else
+  # A venv records its own path, so it is built in place; `.complete` marks a finished install
+  # (an interrupted one is redone).
+  rm -rf "$ST_DIR"
+  python3 -m venv "$ST_DIR"
+  "$ST_DIR/bin/pip" install -q --disable-pip-version-check "schemathesis==$LOBBY_SCHEMATHESIS_VERSION"
+  touch "$ST_DIR/.complete"
+  echo "    installed: $("$ST_DIR/bin/schemathesis" --version)"
 fi
 echo "[lobby setup] all tools ready in $LOBBY_TOOLS"

@@ -9,6 +9,8 @@
 #   fanout   LOBBY_FANOUT_OPERATORS (50) × LOBBY_FANOUT_SOCKETS (20) = 1,000 operator WebSockets,
 #            LOBBY_FANOUT_WAITING (10000), LOBBY_FANOUT_SAMPLES (50): tests/e2e/tests/fanout.rs,
 #            against wrangler dev
+#   api_checker  schemathesis with LOBBY_SCHEMATHESIS_EXAMPLES (default here 100) examples per
+#            operation: tests/e2e/tests/api_checker.rs, against wrangler dev
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -28,6 +30,7 @@ export LOBBY_FANOUT_OPERATORS="${LOBBY_FANOUT_OPERATORS:-50}"
 export LOBBY_FANOUT_SOCKETS="${LOBBY_FANOUT_SOCKETS:-20}"
 export LOBBY_FANOUT_WAITING="${LOBBY_FANOUT_WAITING:-10000}"
 export LOBBY_FANOUT_SAMPLES="${LOBBY_FANOUT_SAMPLES:-50}"
+export LOBBY_SCHEMATHESIS_EXAMPLES="${LOBBY_SCHEMATHESIS_EXAMPLES:-100}"
 
 {
   echo "# Reliability"
@@ -55,6 +58,7 @@ for rt in cloudflare spin; do
   run crashes "$rt" crashes "$CRASHES"
 done
 run fanout cloudflare fanout "$FANOUT"
+run "API checker" cloudflare api_checker "LOBBY_SCHEMATHESIS_EXAMPLES=$LOBBY_SCHEMATHESIS_EXAMPLES"
 
 mv -f "$TMP" "$OUT"
 trap - EXIT

@@ -139,13 +139,7 @@ async fn answer(
     let tenant = tenant.ok_or_else(|| internal("no tenant for a tenant route"))?;
     debug_assert!(route.access() != Access::Public);
 
-    let after =
-        match query("after") {
-            None => None,
-            Some(a) => Some(a.parse::<u64>().map_err(|_| {
-                ApiError::InvalidBody("`after` must be a non-negative integer".into())
-            })?),
-        };
+    let after = query("after").map(|a| api::parse_after(&a)).transpose()?;
     let meta = Meta {
         user_agent: header("User-Agent"),
         origin: header("Origin"),

@@ -182,6 +182,20 @@ pub enum Actor {
     Client { id: String, session: String },
 }
 
+/// The largest `after` accepted: 2^53 − 1, the largest integer that every runtime and browser
+/// holds exactly (a journal never comes near it).
+pub const MAX_AFTER: u64 = (1 << 53) - 1;
+
+/// Parses `?after=` (or an event stream's `Last-Event-ID`): an integer from 0 to [`MAX_AFTER`].
+pub fn parse_after(v: &str) -> Result<u64, ApiError> {
+    match v.parse::<u64>() {
+        Ok(n) if n <= MAX_AFTER => Ok(n),
+        _ => Err(ApiError::InvalidBody(format!(
+            "`after` must be an integer from 0 to {MAX_AFTER}"
+        ))),
+    }
+}
+
 /// What the edge knows of a request besides its body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
@@ -1207,5 +1221,26 @@ fn client_of(actor: &Actor) -> Result<(&str, &str), ApiError> {
     match actor {
         Actor::Client { id, session } => Ok((id, session)),
         _ => Err(ApiError::Forbidden("this needs a client's token".into())),
+    }
+}
+
+#[cfg(test)]
+mod after_tests {
+    use super::*;
+
+    #[test]
+    fn after_is_an_integer_a_browser_holds_exactly() {
+        assert_eq!(parse_after("0").unwrap(), 0);
+        assert_eq!(parse_after("9007199254740991").unwrap(), MAX_AFTER);
+        for bad in [
+            "9007199254740992",
+            "18010270915140180",
+            "-1",
+            "null",
+            "1.5",
+            "",
+        ] {
+            assert_eq!(parse_after(bad).unwrap_err().status(), 422, "{bad}");
+        }
     }
 }

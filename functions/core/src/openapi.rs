@@ -69,8 +69,62 @@ fn nullable(t: &str) -> Value {
     json!({ "type": [t, "null"] })
 }
 
+/// Error answers every operation of a kind can give, added to each operation so that the document
+/// lists every status the API really answers: a token of the wrong kind (403), an unknown id in
+/// the path (404), a bad `after` (422), an unreadable or invalid body (400, 413, 422).
+fn complete_errors(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let has_path_param = path.contains('{');
+        let path_params_after = item["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["name"] == "after"));
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, o) in item.iter_mut() {
+            if !["get", "post", "put"].contains(&method.as_str()) {
+                continue;
+            }
+            let secured = o.get("security").is_some();
+            let has_body = o.get("requestBody").is_some();
+            let has_after = path_params_after
+                || o["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["name"] == "after"));
+            let mut add = vec![];
+            if secured {
+                add.extend([401, 403]);
+            }
+            if has_path_param {
+                add.push(404);
+            }
+            if has_after {
+                add.push(422);
+            }
+            if has_body {
+                add.extend([400, 413, 422]);
+            }
+            let responses = o["responses"].as_object_mut().expect("responses");
+            for code in add {
+                responses.entry(code.to_string()).or_insert_with(|| {
+                    answer("error: {\"error\": {\"code\", \"message\"}}", error_ref())
+                });
+            }
+        }
+    }
+}
+
 /// The document.
 pub fn document() -> Value {
+    let mut doc = paths_and_schemas();
+    complete_errors(&mut doc);
+    doc
+}
+
+fn paths_and_schemas() -> Value {
     let error = obj(
         json!({"error": obj(json!({"code": s("string"), "message": s("string")}), &["code", "message"])}),
         &["error"],
@@ -118,7 +172,11 @@ pub fn document() -> Value {
             "parameters": [after_param(),
                 {"name": "token", "in": "query", "required": false, "schema": {"type": "string"}}],
             "security": [{ security: [] }],
-            "responses": {"101": {"description": "switching to the WebSocket protocol"},
+            "responses": {"101": {"description": "switching to the WebSocket protocol (Cloudflare)"},
+                          "200": {"description": "Server-Sent Events, one JSON frame per `data:` with the journal seq as `id:` (Spin, which has no WebSockets)",
+                                  "content": {"text/event-stream": {"schema": {"type": "object", "required": ["data"],
+                                      "properties": {"data": {"type": "string", "contentMediaType": "application/json"},
+                                                     "event": {"type": "string"}, "id": {"type": "string"}}}}}},
                           "401": answer("no or bad token", error_ref()),
                           "426": answer("not a WebSocket upgrade", error_ref())}
         }})
@@ -180,7 +238,7 @@ pub fn document() -> Value {
             "/api/v1/clients/{id}/notes": {"parameters": [path_param("id")], "post": op("add an operator's note on a client", Some("operator"),
                 Some(obj(json!({"text": s("string")}), &["text"])), (201, obj(json!({"notes": s("array")}), &["notes"])), &[400, 401, 404, 409, 413, 422])},
             "/api/v1/operators/{id}": {"parameters": [path_param("id")], "put": op("change an operator's name, groups or chat limit (admin)", Some("operator"),
-                Some(obj(json!({"name": s("string"), "groups": {"type":"array","items": s("string")},
+                Some(obj(json!({"name": nullable("string"), "groups": {"type":"array","items": s("string")},
                     "limits": obj(json!({"chat": {"type":"integer","minimum":1}}), &["chat"])}), &[])),
                 (200, s("object")), &[400, 401, 403, 404, 409, 413, 422])},
             "/api/v1/queue/{id}/accept": {"parameters": [path_param("id")], "post": op("accept a waiting client", Some("operator"), None,

@@ -216,13 +216,10 @@ async fn answer(
         .then(|| header(h, "Last-Event-ID"))
         .flatten()
         .filter(|v| !v.is_empty());
-    let after =
-        match last_event_id.or_else(|| query(&parts.uri, "after")) {
-            None => None,
-            Some(a) => Some(a.parse::<u64>().map_err(|_| {
-                ApiError::InvalidBody("`after` must be a non-negative integer".into())
-            })?),
-        };
+    let after = last_event_id
+        .or_else(|| query(&parts.uri, "after"))
+        .map(|a| api::parse_after(&a))
+        .transpose()?;
     let meta = Meta {
         user_agent: header(h, "User-Agent"),
         origin: header(h, "Origin"),
