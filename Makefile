@@ -9,6 +9,7 @@
 #                browser tests (Chromium)
 #   make bench   build, run the benchmarks (tests/e2e bin `bench`, tests/browser/bench.mjs,
 #                tests/widget/bench.mjs)
+#   make fuzz    run every fuzz target (tests/fuzz) for FUZZ_SECONDS each (default 60)
 #   make prove   build, run the reliability tests at full scale (races: 50 operators, 10,000
 #                accept attempts) and write RELIABILITY.md
 #   make build   install tools, build the worker, the operator app, the client widget, the Spin
@@ -22,11 +23,11 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh && lobby_warm_target &&
 say = printf '\n[lobby %s] %s\n' "$(1)" "$(2)"
 
-.PHONY: help install-tools build dev test fmt-check clippy clippy-wasm cargo-test browser-test bench prove clean
+.PHONY: help install-tools build dev test fmt-check clippy clippy-wasm cargo-test browser-test fuzz-short fuzz bench prove clean
 # (No commas in the texts given to `say`: make would split them into more arguments.)
 
 help:
-	@sed -n '4,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,17p' Makefile | sed 's/^# \{0,1\}//'
 
 install-tools:
 	@$(call say,tools,installing or checking the cached tools (scripts/install-tools.sh))
@@ -54,6 +55,7 @@ endif
 fmt-check:
 	@$(call say,test,cargo fmt --all --check)
 	@$(ENV) cargo fmt --all -- --check
+	@$(ENV) cargo fmt --manifest-path tests/fuzz/Cargo.toml -- --check
 
 clippy:
 	@$(call say,test,cargo clippy of the native crates (wire + core + e2e + operator app tests + Spin host) -D warnings)
@@ -88,6 +90,7 @@ test: install-tools fmt-check clippy clippy-wasm
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory cargo-test
 	@$(MAKE) --no-print-directory browser-test
+	@$(MAKE) --no-print-directory fuzz-short
 	@$(call say,test,all passed)
 
 bench: build
@@ -97,6 +100,14 @@ bench: build
 	@$(ENV) node tests/browser/bench.mjs
 	@$(call say,bench,client widget weight against a reference widget (tests/widget/bench.mjs))
 	@$(ENV) node tests/widget/bench.mjs
+
+fuzz-short:
+	@$(call say,test,every fuzz target for 10 s (scripts/fuzz.sh 10))
+	@scripts/fuzz.sh 10
+
+fuzz: install-tools
+	@$(call say,fuzz,every fuzz target for $(or $(FUZZ_SECONDS),60) s (scripts/fuzz.sh))
+	@scripts/fuzz.sh $(or $(FUZZ_SECONDS),60)
 
 prove: build
 	@$(call say,prove,reliability at full scale (scripts/prove.sh) -> RELIABILITY.md)

@@ -9,6 +9,8 @@ mkdir -p "$LOBBY_TOOLS"
 # the same version as the CLI).
 export LOBBY_WASM_BINDGEN_VERSION=0.2.130
 export LOBBY_WORKER_BUILD_VERSION=0.8.7
+# cargo-fuzz, for the fuzz targets of tests/fuzz (scripts/fuzz.sh).
+export LOBBY_CARGO_FUZZ_VERSION=0.13.1
 # The independent API checker (PyPI), run against the served OpenAPI document.
 export LOBBY_SCHEMATHESIS_VERSION=4.32.5
 export LOBBY_SCHEMATHESIS="$LOBBY_TOOLS/schemathesis-$LOBBY_SCHEMATHESIS_VERSION/bin/schemathesis"

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-STEPS=6
+STEPS=7
 step() { printf '[lobby setup %s/%s] %s\n' "$1" "$STEPS" "$2"; }
 
 # One installer at a time per cache (a CI run and a developer may start one together).
@@ -102,4 +102,6 @@ else
   touch "$ST_DIR/.complete"
   echo "    installed: $("$ST_DIR/bin/schemathesis" --version)"
 fi
+step 7 "cargo-fuzz $LOBBY_CARGO_FUZZ_VERSION (fuzz targets, scripts/fuzz.sh)"
+cargo_install cargo-fuzz "$LOBBY_CARGO_FUZZ_VERSION" "cargo-fuzz-$LOBBY_CARGO_FUZZ_VERSION" cargo-fuzz
 echo "[lobby setup] all tools ready in $LOBBY_TOOLS"
