@@ -6,6 +6,7 @@
 #            LOBBY_RACE_WAITING (200): tests/e2e/tests/races.rs
 #   crashes  LOBBY_CRASH_KILLS (default here 6), LOBBY_CRASH_THREADS (4): tests/e2e/tests/crashes.rs
 # each against wrangler dev, then against the local Spin host (LOBBY_E2E_RUNTIME=spin);
+#   reconnects  LOBBY_RECONNECT_MESSAGES (default here 300): tests/e2e/tests/reconnects.rs
 #   fanout   LOBBY_FANOUT_OPERATORS (50) × LOBBY_FANOUT_SOCKETS (20) = 1,000 operator WebSockets,
 #            LOBBY_FANOUT_WAITING (10000), LOBBY_FANOUT_SAMPLES (50): tests/e2e/tests/fanout.rs,
 #            against wrangler dev
@@ -30,6 +31,7 @@ export LOBBY_FANOUT_OPERATORS="${LOBBY_FANOUT_OPERATORS:-50}"
 export LOBBY_FANOUT_SOCKETS="${LOBBY_FANOUT_SOCKETS:-20}"
 export LOBBY_FANOUT_WAITING="${LOBBY_FANOUT_WAITING:-10000}"
 export LOBBY_FANOUT_SAMPLES="${LOBBY_FANOUT_SAMPLES:-50}"
+export LOBBY_RECONNECT_MESSAGES="${LOBBY_RECONNECT_MESSAGES:-300}"
 export LOBBY_SCHEMATHESIS_EXAMPLES="${LOBBY_SCHEMATHESIS_EXAMPLES:-100}"
 
 {
@@ -56,6 +58,7 @@ FANOUT="LOBBY_FANOUT_OPERATORS=$LOBBY_FANOUT_OPERATORS LOBBY_FANOUT_SOCKETS=$LOB
 for rt in cloudflare spin; do
   run races "$rt" races "$RACES"
   run crashes "$rt" crashes "$CRASHES"
+  run reconnects "$rt" reconnects "LOBBY_RECONNECT_MESSAGES=$LOBBY_RECONNECT_MESSAGES"
 done
 run fanout cloudflare fanout "$FANOUT"
 run "API checker" cloudflare api_checker "LOBBY_SCHEMATHESIS_EXAMPLES=$LOBBY_SCHEMATHESIS_EXAMPLES"
