@@ -111,6 +111,12 @@ pub fn document() -> Value {
         json!({"text": s("string"), "attachments": {"type":"array","items": obj(json!({"url": s("string")}), &["url"])}}),
         &["text"],
     );
+    let channel_view = obj(
+        json!({"channel": {"type":"string","enum":["messenger","whatsapp","vk"]}, "group": s("string"),
+               "webhook": s("string"), "page_id": s("string"), "phone_number_id": s("string"),
+               "community_id": s("string"), "api_base": s("string")}),
+        &["channel", "group", "webhook"],
+    );
     let presence = json!({"type":"string","enum":["online","away","offline"]});
     let websocket = |summary: &str, security: &str| {
         json!({"get": {
@@ -124,7 +130,7 @@ pub fn document() -> Value {
         }})
     };
 
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "Lobby API", "version": "1.0.0",
                  "description": "Lobby, the edge-native omnichannel contact center: clients wait in a queue, operators preview, accept, redirect and converse."},
@@ -208,7 +214,30 @@ pub fn document() -> Value {
             "/api/v1/client/leave": {"post": op("the client leaves the queue or ends its session", Some("client"), None, (200, status_ok), &[401, 404])},
             "/api/v1/client/events": websocket("the client's events (WebSocket)", "client"),
         }
-    })
+    });
+    let channels = json!({
+            "/api/v1/channels": {"get": op("the configured messaging channels, without secrets (admin)", Some("operator"), None,
+                (200, obj(json!({"channels": {"type":"array","items": channel_view.clone()}}), &["channels"])), &[401, 403])},
+            "/api/v1/channels/{channel}": {"parameters": [{"name": "channel", "in": "path", "required": true,
+                    "schema": {"type": "string", "enum": ["messenger", "whatsapp", "vk"]}}],
+                "get": op("a channel's configuration, without secrets (admin)", Some("operator"), None, (200, channel_view.clone()), &[401, 403, 404]),
+                "put": op("configure a messaging channel: credentials and the group its clients wait in (admin)", Some("operator"),
+                    Some(json!({"oneOf": [
+                        obj(json!({"page_id": s("string"), "app_secret": s("string"), "verify_token": s("string"),
+                            "page_access_token": s("string"), "group": s("string"), "api_base": s("string")}),
+                            &["page_id", "app_secret", "verify_token", "page_access_token", "group"]),
+                        obj(json!({"phone_number_id": s("string"), "app_secret": s("string"), "verify_token": s("string"),
+                            "access_token": s("string"), "group": s("string"), "api_base": s("string")}),
+                            &["phone_number_id", "app_secret", "verify_token", "access_token", "group"]),
+                        obj(json!({"community_id": s("string"), "confirmation": s("string"), "secret": s("string"),
+                            "access_token": s("string"), "group": s("string"), "api_base": s("string")}),
+                            &["community_id", "confirmation", "secret", "access_token", "group"])]})),
+                    (200, channel_view), &[400, 401, 403, 404, 413, 422])},
+    });
+    if let (Some(paths), Some(more)) = (doc["paths"].as_object_mut(), channels.as_object()) {
+        paths.extend(more.clone());
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -255,6 +284,7 @@ mod tests {
             "/api/v1/client/messages",
             "/api/v1/client/pages",
             "/api/v1/client/events",
+            "/api/v1/channels/{channel}",
         ] {
             assert!(
                 paths.contains_key(p),

@@ -190,6 +190,7 @@ pub fn Conversation(tab: Tab) -> impl IntoView {
                                 text,
                                 attachments: vec![],
                                 at: now_rfc3339(),
+                                delivery: None,
                             }],
                         );
                     });
