@@ -35,6 +35,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/client/leave"),
     ("get", "/api/v1/ping"),
     ("get", "/api/v1/openapi.json"),
+    // Channel configuration (the channels issue).
+    ("get", "/api/v1/channels"),
+    ("get", "/api/v1/channels/{channel}"),
+    ("put", "/api/v1/channels/{channel}"),
 ];
 
 /// `/a/{x}/b` → `/a/{}/b`: parameter names are the server's choice.
