@@ -306,6 +306,16 @@ impl Lobby {
                 }),
                 _ => None,
             },
+            // A channel client named by its profile while waiting: its row again, renamed.
+            Event::ClientRenamed { client, .. } => {
+                let c = self.clients.get(client)?;
+                match &c.state {
+                    ClientState::Waiting { target, .. } if sees(target) => {
+                        Some(waiting(self.queue_item(c, self.position(c)?)))
+                    }
+                    _ => None,
+                }
+            }
             Event::ClientLeft { client, from, .. } if sees(from) => {
                 Some(removed(client, RemovedReason::Left, None))
             }

@@ -613,6 +613,24 @@ fn a_messenger_user_shows_its_id_until_the_profile_lookup_names_it() {
         .iter()
         .any(|e| matches!(e, Event::ClientRenamed { name, .. } if name == "Peter Chang")));
     assert_eq!(w.only_client().details.name.as_deref(), Some("Peter Chang"));
+    // Operators who see the queue get the row again with the name; Ann is in `support`.
+    let renamed = events
+        .iter()
+        .find(|e| matches!(e, Event::ClientRenamed { .. }))
+        .unwrap();
+    let ann_op = w.lobby.operators["ann"].clone();
+    match w.lobby.operator_event(&ann_op, 9, renamed, w.now) {
+        Some(wire::OperatorEvent::ClientWaiting { client, .. }) => {
+            assert_eq!(client.name.as_deref(), Some("Peter Chang"));
+            assert_eq!(client.entry, EntryKind::Messenger);
+        }
+        other => panic!("{other:?}"),
+    }
+    let adam = w.lobby.operators["adam"].clone();
+    assert!(
+        w.lobby.operator_event(&adam, 9, renamed, w.now).is_none(),
+        "Adam is in no group"
+    );
     assert!(w.lobby.outgoing.is_empty());
 }
 
