@@ -63,6 +63,8 @@ pub enum Route {
     ListChannels,
     GetChannel { channel: String },
     ConfigureChannel { channel: String },
+    WhatsappTemplates,
+    SendTemplate { session: String },
 }
 
 /// Who may call a route, and where its tenant comes from.
@@ -118,6 +120,8 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             ["widgets", _, "offline"] => Some((&["POST"], Route::WidgetOffline { key: s(3) })),
             ["invitations"] => Some((&["POST"], Route::CreateInvitation)),
             ["channels"] => Some((&["GET"], Route::ListChannels)),
+            ["channels", "whatsapp", "templates"] => Some((&["GET"], Route::WhatsappTemplates)),
+            ["sessions", _, "template"] => Some((&["POST"], Route::SendTemplate { session: s(3) })),
             ["channels", _] => Some(if m == "GET" {
                 (&["GET"], Route::GetChannel { channel: s(3) })
             } else {
@@ -989,6 +993,47 @@ impl Lobby {
                 trim_config(&mut config);
                 let events = self.handle(&Command::ConfigureChannel(config.clone()), ctx.now)?;
                 Reply::with(200, self.channel_view(&config), events)
+            }
+            Route::WhatsappTemplates => {
+                self.acting_operator(actor)?;
+                let templates = self
+                    .channels
+                    .whatsapp
+                    .as_ref()
+                    .map(|c| c.templates.clone())
+                    .unwrap_or_default();
+                Reply::ok(json!({ "templates": templates }))
+            }
+            Route::SendTemplate { session } => {
+                let op = self.acting_operator(actor)?.id.clone();
+                if !self
+                    .sessions
+                    .get(session)
+                    .is_some_and(|s| s.operators.contains(&op))
+                {
+                    return Err(ApiError::not_found(format!("session {session}")));
+                }
+                #[derive(Deserialize)]
+                struct SendTemplate {
+                    name: String,
+                    #[serde(default)]
+                    values: Vec<String>,
+                }
+                let req: SendTemplate = parse_json(body)?;
+                let events = self.handle(
+                    &Command::SendTemplate {
+                        session: session.clone(),
+                        operator: op,
+                        name: req.name.trim().to_string(),
+                        values: req.values,
+                    },
+                    ctx.now,
+                )?;
+                let seq = match events.first() {
+                    Some(Event::MessagePosted { seq, .. }) => *seq,
+                    _ => 0,
+                };
+                Reply::with(201, wire::Posted { seq }, events)
             }
             Route::ClientLeave => {
                 let (client, _) = client_of(actor)?;

@@ -546,6 +546,13 @@ pub enum Command {
     },
     /// A provider reports what became of messages an operator sent.
     ChannelStatus(StatusUpdate),
+    /// The serving operator sends a configured WhatsApp template.
+    SendTemplate {
+        session: String,
+        operator: String,
+        name: String,
+        values: Vec<String>,
+    },
     /// The adapter reports how a call to a provider went: its HTTP status and body, or
     /// (`status` 0) why there was no answer at all.
     OutboundResult {
@@ -786,6 +793,7 @@ impl Lobby {
             Command::ConfigureChannel(_)
             | Command::ChannelMessage { .. }
             | Command::ChannelStatus(_)
+            | Command::SendTemplate { .. }
             | Command::OutboundResult { .. } => self.decide_channel(cmd, at),
             Command::EnterByInvitation {
                 client,

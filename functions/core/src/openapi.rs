@@ -234,8 +234,19 @@ pub fn document() -> Value {
                             &["community_id", "confirmation", "secret", "access_token", "group"])]})),
                     (200, channel_view), &[400, 401, 403, 404, 413, 422])},
     });
-    if let (Some(paths), Some(more)) = (doc["paths"].as_object_mut(), channels.as_object()) {
-        paths.extend(more.clone());
+    let templates = json!({
+        "/api/v1/channels/whatsapp/templates": {"get": op("the WhatsApp templates operators may send", Some("operator"), None,
+            (200, obj(json!({"templates": {"type": "array", "items": obj(json!({"name": s("string"), "language": s("string"),
+                "parameters": {"type": "array", "items": s("string")}}), &["name", "language"])}}), &["templates"])), &[401])},
+        "/api/v1/sessions/{id}/template": {"parameters": [path_param("id")], "post": op(
+            "send a WhatsApp template to the client (allowed outside the 24-hour window)", Some("operator"),
+            Some(obj(json!({"name": s("string"), "values": {"type": "array", "items": s("string")}}), &["name"])),
+            (201, obj(json!({"seq": s("integer")}), &["seq"])), &[400, 401, 403, 404, 409, 413, 422])},
+    });
+    for more in [&channels, &templates] {
+        if let (Some(paths), Some(more)) = (doc["paths"].as_object_mut(), more.as_object()) {
+            paths.extend(more.clone());
+        }
     }
     doc
 }

@@ -997,3 +997,125 @@ fn a_user_who_writes_after_the_session_closed_starts_a_new_one() {
         vec![(Party::Client, "Me again".to_string())]
     );
 }
+
+// ================================================================ WhatsApp templates
+
+fn with_templates(w: &mut World) {
+    w.configure(
+        "whatsapp",
+        json!({"phone_number_id": WA_PHONE_ID, "app_secret": APP_SECRET,
+               "verify_token": "wa-verify", "access_token": "wa-token", "group": "support",
+               "templates": [
+                   {"name": "Subscribe", "language": "en_US", "parameters": ["topic"]},
+                   {"name": "hello_again", "language": "cs"}]}),
+    )
+    .unwrap();
+}
+
+#[test]
+fn outside_the_window_free_text_is_refused_offering_the_templates_which_go_out() {
+    let mut w = World::new();
+    let session = accepted_whatsapp(&mut w);
+    with_templates(&mut w);
+    let shown = w.call(Route::WhatsappTemplates, &ann(), b"").unwrap().body;
+    assert_eq!(shown["templates"][0]["name"], "Subscribe");
+    assert_eq!(shown["templates"][1]["parameters"], json!([]));
+
+    w.now += 25 * 3_600_000;
+    let e = reply(&mut w, &session, "Hello?").unwrap_err();
+    assert_eq!((e.status(), e.code()), (409, "window_closed"));
+    let m = e.to_string();
+    assert!(
+        m.contains("Subscribe (topic)") && m.contains("hello_again"),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!("/api/v1/sessions/{session}/template")),
+        "{m}"
+    );
+
+    let send = |w: &mut World, body: Value| {
+        w.call(
+            Route::SendTemplate {
+                session: session.clone(),
+            },
+            &ann(),
+            &serde_json::to_vec(&body).unwrap(),
+        )
+    };
+    assert_eq!(
+        send(&mut w, json!({"name": "nope"})).unwrap_err().status(),
+        404
+    );
+    assert_eq!(
+        send(&mut w, json!({"name": "Subscribe"}))
+            .unwrap_err()
+            .status(),
+        422
+    );
+    assert_eq!(
+        send(&mut w, json!({"name": "Subscribe", "values": ["  "]}))
+            .unwrap_err()
+            .status(),
+        422
+    );
+    assert_eq!(
+        send(&mut w, json!({"values": []})).unwrap_err().status(),
+        422
+    );
+    let r = send(
+        &mut w,
+        json!({"name": "Subscribe", "values": ["newsletter"]}),
+    )
+    .unwrap();
+    assert_eq!((r.status, r.body["seq"].clone()), (201, json!(2)));
+    assert_eq!(
+        w.messages(&session).last().unwrap(),
+        &(
+            Party::Operator,
+            "[template Subscribe] newsletter".to_string()
+        )
+    );
+    let req = w.lobby.outbound_request(&format!("{session}.2")).unwrap();
+    let mut expected: Value =
+        serde_json::from_str(fixture!("whatsapp/send_template_request_body.json")).unwrap();
+    expected["to"] = json!("972987654321");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&req.body).unwrap(),
+        expected
+    );
+    // Another operator may not send in Ann's session; a non-WhatsApp session has no templates.
+    let e = w
+        .call(
+            Route::SendTemplate {
+                session: session.clone(),
+            },
+            &admin(),
+            &serde_json::to_vec(&json!({"name": "hello_again"})).unwrap(),
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), 404);
+}
+
+#[test]
+fn template_configuration_is_validated() {
+    let mut w = World::new();
+    for templates in [
+        json!([{"name": "bad name", "language": "en"}]),
+        json!([{"name": "ok", "language": ""}]),
+        json!([{"name": "ok", "language": "en", "parameters": [""]}]),
+        json!([{"name": "ok", "language": "en"}, {"name": "ok", "language": "cs"}]),
+        json!([{"name": "ok"}]),
+    ] {
+        let e = w
+            .configure(
+                "whatsapp",
+                json!({"phone_number_id": WA_PHONE_ID, "app_secret": APP_SECRET,
+                       "verify_token": "v", "access_token": "t", "group": "support",
+                       "templates": templates}),
+            )
+            .unwrap_err();
+        assert_eq!(e.status(), 422, "{templates}");
+    }
+    assert!(w.lobby.channels.whatsapp.is_none());
+}

@@ -620,6 +620,7 @@ fn messenger_names_the_client_from_its_profile_and_a_refused_reply_is_shown() {
     )
     .expect(200);
 
+    let (mut ws, _) = server.operator_ws(&ann.token, None);
     signed(
         server,
         slug,
@@ -627,6 +628,13 @@ fn messenger_names_the_client_from_its_profile_and_a_refused_reply_is_shown() {
         &messenger_text("m_e2e_1", "hello, world!"),
     )
     .expect(200);
+    // Shown by its id first, then by the name the profile lookup found.
+    ws.wait_for("the Messenger client by its id", |e: &OperatorEvent| {
+        matches!(e, OperatorEvent::ClientWaiting { client, .. } if client.name.as_deref() == Some(PSID))
+    });
+    ws.wait_for("the Messenger client renamed", |e: &OperatorEvent| {
+        matches!(e, OperatorEvent::ClientWaiting { client, .. } if client.name.as_deref() == Some("Peter Chang"))
+    });
     let lookup = fake.wait_for(&format!("/v25.0/{PSID}"), 0);
     assert_eq!(lookup.method, "GET");
     let q = lookup.query();

@@ -152,6 +152,12 @@ pub struct Outgoing {
 pub enum Outbound {
     /// An operator's message `seq`, as the provider gets it.
     Text { seq: u64, text: String },
+    /// A WhatsApp template (message `seq` in the conversation) with its parameter values.
+    Template {
+        seq: u64,
+        name: String,
+        values: Vec<String>,
+    },
     /// The user's name for the queue row (Messenger User Profile API, VK users.get).
     Profile,
 }
@@ -423,6 +429,14 @@ impl Lobby {
                 text,
                 vk::random_id(&format!("{tenant}/{}", item.id)),
             )),
+            (Outbound::Template { name, values, .. }, ChannelConfig::Whatsapp(c)) => {
+                let template = c
+                    .template(name)
+                    .ok_or_else(|| format!("the template {name} is not configured any more"))?;
+                whatsapp::send_template(c, user, item.phone.as_deref(), template, values)
+                    .map_err(|e| e.to_string())
+            }
+            (Outbound::Template { .. }, _) => Err("templates are WhatsApp's only".into()),
             (Outbound::Profile, ChannelConfig::Messenger(c)) => {
                 Ok(messenger::user_profile_request(c, user))
             }
@@ -476,10 +490,7 @@ impl Lobby {
         }
         if channel == Channel::Whatsapp && !whatsapp::may_send_free_text(session.last_client_at, at)
         {
-            return Err(ApiError::Conflict(
-                "WhatsApp accepts free text only within 24 hours of the client's last message"
-                    .into(),
-            ));
+            return Err(self.window_closed(&session.id));
         }
         Ok(Some(Outgoing {
             id: format!("{}.{}", session.id, session.next_seq),
@@ -497,6 +508,112 @@ impl Lobby {
             next_at: Some(at),
             last_error: None,
         }))
+    }
+
+    /// The refusal of free text outside WhatsApp's window, offering the configured templates.
+    fn window_closed(&self, session: &str) -> ApiError {
+        let names: Vec<String> = self
+            .channels
+            .whatsapp
+            .as_ref()
+            .map(|c| {
+                c.templates
+                    .iter()
+                    .map(|t| {
+                        if t.parameters.is_empty() {
+                            t.name.clone()
+                        } else {
+                            format!("{} ({})", t.name, t.parameters.join(", "))
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let offer = if names.is_empty() {
+            "no template is configured: an admin adds them to the WhatsApp channel".to_string()
+        } else {
+            format!(
+                "send a template instead (POST /api/v1/sessions/{session}/template): {}",
+                names.join("; ")
+            )
+        };
+        ApiError::WindowClosed(format!(
+            "WhatsApp accepts free text only within 24 hours of the client's last message; {offer}"
+        ))
+    }
+
+    /// An operator sends a WhatsApp template in the session it serves: the conversation shows
+    /// it, the outbox sends it (allowed whether the 24-hour window is open or not).
+    pub(crate) fn decide_template(
+        &self,
+        session: &str,
+        operator: &str,
+        name: &str,
+        values: &[String],
+        at: Millis,
+    ) -> Result<Vec<Event>, ApiError> {
+        let c = self.live_session(session)?;
+        let s = &self.sessions[session];
+        match &c.state {
+            ClientState::Active { operator: o, .. } if o == operator => {}
+            _ => {
+                return Err(ApiError::Forbidden(
+                    "only the operator serving this session can write in it".into(),
+                ))
+            }
+        }
+        let (Some(Channel::Whatsapp), Some(user)) =
+            (Channel::of_entry(c.entry), c.details.channel_user.clone())
+        else {
+            return Err(ApiError::invalid(
+                "templates are for clients who came by WhatsApp",
+            ));
+        };
+        let config = self.channels.whatsapp.as_ref().ok_or_else(|| {
+            ApiError::Conflict("the WhatsApp channel is not configured any more".into())
+        })?;
+        let template = config
+            .template(name)
+            .ok_or_else(|| ApiError::not_found(format!("WhatsApp template {name}")))?;
+        let values: Vec<String> = values.iter().map(|v| v.trim().to_string()).collect();
+        // Checks the values against the template's parameters (count, none empty).
+        whatsapp::send_template(config, &user, c.details.phone.as_deref(), template, &values)?;
+        let text = if values.is_empty() {
+            format!("[template {name}]")
+        } else {
+            format!("[template {name}] {}", values.join(" | "))
+        };
+        Ok(vec![
+            Event::MessagePosted {
+                client: c.id.clone(),
+                session: session.to_string(),
+                seq: s.next_seq,
+                from: Party::Operator,
+                operator: Some(operator.to_string()),
+                text,
+                attachments: vec![],
+                key: None,
+            },
+            Event::OutboundQueued {
+                item: Outgoing {
+                    id: format!("{}.{}", session, s.next_seq),
+                    channel: Channel::Whatsapp,
+                    client: c.id.clone(),
+                    session: session.to_string(),
+                    user_id: user,
+                    phone: c.details.phone.clone(),
+                    what: Outbound::Template {
+                        seq: s.next_seq,
+                        name: name.to_string(),
+                        values,
+                    },
+                    created_at: at,
+                    attempts: 0,
+                    next_at: Some(at),
+                    last_error: None,
+                },
+            },
+        ])
     }
 
     /// A system message in a live session, shown to its operator (and its client).
@@ -535,6 +652,12 @@ impl Lobby {
                 delivery,
             } => self.decide_inbound(inbound, client, session, delivery.as_deref(), at),
             Command::ChannelStatus(status) => Ok(self.decide_status(status)),
+            Command::SendTemplate {
+                session,
+                operator,
+                name,
+                values,
+            } => self.decide_template(session, operator, name, values, at),
             Command::OutboundResult {
                 id,
                 status,
@@ -726,11 +849,14 @@ impl Lobby {
                 (Outbound::Text { .. }, Channel::Messenger) => {
                     messenger::parse_send_response(status, body).map(|s| Done::Sent(s.message_id))
                 }
-                (Outbound::Text { .. }, Channel::Whatsapp) => {
+                (Outbound::Text { .. } | Outbound::Template { .. }, Channel::Whatsapp) => {
                     whatsapp::parse_send_response(status, body).map(|s| Done::Sent(s.message_id))
                 }
                 (Outbound::Text { .. }, Channel::Vk) => {
                     vk::parse_send_response(status, body).map(|s| Done::Sent(s.message_id))
+                }
+                (Outbound::Template { .. }, _) => {
+                    whatsapp::parse_send_response(status, body).map(|s| Done::Sent(s.message_id))
                 }
                 (Outbound::Profile, Channel::Vk) => {
                     vk::parse_users_get(status, body).map(|p| Done::Named(p.name))
@@ -776,7 +902,11 @@ impl Lobby {
                     error: e.message.clone(),
                     next_at,
                 });
-                if let (None, Outbound::Text { seq, .. }) = (next_at, &item.what) {
+                let seq = match &item.what {
+                    Outbound::Text { seq, .. } | Outbound::Template { seq, .. } => Some(*seq),
+                    Outbound::Profile => None,
+                };
+                if let (None, Some(seq)) = (next_at, seq) {
                     events.extend(self.notice(
                         &item.session,
                         format!(
@@ -799,7 +929,9 @@ impl Lobby {
             }
             Event::OutboundSent { id, provider_id } => {
                 if let Some(item) = self.outgoing.remove(id) {
-                    if let (Outbound::Text { seq, .. }, Some(p)) = (&item.what, provider_id) {
+                    if let (Outbound::Text { seq, .. } | Outbound::Template { seq, .. }, Some(p)) =
+                        (&item.what, provider_id)
+                    {
                         self.sent_ids.insert(p, &item.session, *seq);
                     }
                 }
