@@ -46,8 +46,12 @@ fn skip_on_spin() -> bool {
     false
 }
 
-fn wait_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + event_timeout() * 2;
+fn wait_until<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    wait_within(event_timeout() * 2, what, f)
+}
+
+fn wait_within<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = f() {
             return v;
@@ -598,6 +602,9 @@ fn forged_unsigned_replayed_and_malformed_deliveries_change_nothing() {
         1,
         "{preview}"
     );
+    // One client, so one profile lookup (made by the alarm, after the answer).
+    fake.wait_for("/method/users.get", 0);
+    thread::sleep(Duration::from_millis(500));
     assert_eq!(fake.count("/method/users.get"), 1);
 }
 
@@ -854,4 +861,120 @@ fn channel_configuration_is_validated_and_admin_only() {
     assert_eq!(channels.len(), 1);
     assert_eq!(channels[0]["channel"], "vk");
     assert!(channels[0].get("secret").is_none() && channels[0].get("access_token").is_none());
+}
+
+#[test]
+fn a_send_the_provider_fails_is_retried_by_the_alarm_with_the_same_random_id() {
+    if skip_on_spin() {
+        return;
+    }
+    let server = shared();
+    let desk = server.desk("retry", &["Ann"], 3);
+    let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
+    let fake = FakeProvider::start();
+    configure(
+        server,
+        admin,
+        "vk",
+        json!({"community_id": VK_GROUP, "confirmation": "c", "secret": VK_SECRET,
+               "access_token": "vk-t", "group": desk.group, "api_base": fake.base}),
+    )
+    .expect(200);
+    hook(
+        server,
+        slug,
+        "vk",
+        &vk_message("ev-r1", 31, "hi", VK_SECRET),
+        None,
+    )
+    .expect(200);
+    let row = wait_until("the VK client", || {
+        channel_clients(server, &ann.token, EntryKind::Vk).pop()
+    });
+    let session = server.accept_ok(&ann.token, &row.id);
+    // The profile lookup is done first: the scripted answer below is for the send.
+    fake.wait_for("/method/users.get", 0);
+    // VK is overloaded for the first attempt (VK answers errors with HTTP 200).
+    fake.script((
+        200,
+        json!({"error": {"error_code": 10, "error_msg": "Internal server error"}}).to_string(),
+    ));
+    server.post_message(&ann.token, &session, "Одну минуту");
+    let first = fake.wait_for("/method/messages.send", 0);
+    // The outbox retries after its first pause (30 s).
+    let second = wait_within(Duration::from_secs(90), "the retried send", || {
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.path().ends_with("/method/messages.send"))
+            .nth(1)
+    });
+    assert_eq!(
+        get(&first.form(), "random_id"),
+        get(&second.form(), "random_id"),
+        "a retry must carry the same random_id so that VK delivers it once"
+    );
+    assert_eq!(first.body, second.body);
+    // Delivered on the retry: no failure shown, and no third attempt.
+    thread::sleep(Duration::from_secs(1));
+    assert_eq!(fake.count("/method/messages.send"), 2);
+    assert!(server
+        .messages(&ann.token, &session, 0)
+        .iter()
+        .all(|m| m.from != Party::System));
+}
+
+#[test]
+fn a_whatsapp_template_goes_out_in_the_documented_shape() {
+    if skip_on_spin() {
+        return;
+    }
+    let server = shared();
+    let desk = server.desk("tpl", &["Ann"], 3);
+    let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
+    let fake = FakeProvider::start();
+    configure(
+        server,
+        admin,
+        "whatsapp",
+        json!({"phone_number_id": WA_PHONE_ID, "app_secret": APP_SECRET, "verify_token": "v",
+               "access_token": "wa-t", "group": desk.group, "api_base": fake.base,
+               "templates": [{"name": "Subscribe", "language": "en_US", "parameters": ["topic"]}]}),
+    )
+    .expect(200);
+    let listed: Value = server
+        .get("/api/v1/channels/whatsapp/templates")
+        .auth(&ann.token)
+        .send()
+        .ok(200);
+    assert_eq!(listed["templates"][0]["name"], "Subscribe");
+    signed(
+        server,
+        slug,
+        "whatsapp",
+        &whatsapp_text("wamid.TPL.1", "hi"),
+    )
+    .expect(200);
+    let row = wait_until("the WhatsApp client", || {
+        channel_clients(server, &ann.token, EntryKind::Whatsapp).pop()
+    });
+    let session = server.accept_ok(&ann.token, &row.id);
+    server
+        .post(&format!("/api/v1/sessions/{session}/template"))
+        .auth(&ann.token)
+        .json(&json!({"name": "Subscribe", "values": []}))
+        .send()
+        .expect_error(422, "invalid_body");
+    let posted: Value = server
+        .post(&format!("/api/v1/sessions/{session}/template"))
+        .auth(&ann.token)
+        .json(&json!({"name": "Subscribe", "values": ["newsletter"]}))
+        .send()
+        .ok(201);
+    assert_eq!(posted["seq"], 2);
+    let sent = fake.wait_for(&format!("/v26.0/{WA_PHONE_ID}/messages"), 0);
+    let mut expected: Value =
+        serde_json::from_str(fixture!("whatsapp/send_template_request_body.json")).unwrap();
+    expected["to"] = json!("972987654321");
+    assert_eq!(sent.json(), expected);
+    assert_eq!(sent.header("Authorization"), Some("Bearer wa-t"));
 }

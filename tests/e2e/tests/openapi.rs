@@ -39,6 +39,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/channels"),
     ("get", "/api/v1/channels/{channel}"),
     ("put", "/api/v1/channels/{channel}"),
+    ("get", "/api/v1/channels/whatsapp/templates"),
+    ("post", "/api/v1/sessions/{id}/template"),
 ];
 
 /// `/a/{x}/b` → `/a/{}/b`: parameter names are the server's choice.
