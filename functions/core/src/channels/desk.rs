@@ -33,9 +33,9 @@ use crate::lobby::{
 use crate::outbox;
 
 /// How many provider message and delivery ids a tenant remembers (retries come within hours).
-pub const MAX_SEEN: usize = 20_000;
+pub const MAX_SEEN: usize = 10_000;
 /// How many sent messages' provider ids a tenant remembers for delivery reports.
-pub const MAX_SENT_IDS: usize = 20_000;
+pub const MAX_SENT_IDS: usize = 10_000;
 
 // ---------------------------------------------------------------- bounded memories
 
