@@ -1130,7 +1130,7 @@ impl Lobby {
                 // An operator's reply to a channel client also goes out through the provider.
                 let outbound = match author {
                     Author::Operator(_) => self.reply_outbound(c, s, text, attachments, at)?,
-                    _ => None,
+                    _ => vec![],
                 };
                 let mut events = vec![Event::MessagePosted {
                     client: c.id.clone(),
@@ -1142,7 +1142,11 @@ impl Lobby {
                     attachments: attachments.clone(),
                     key: key.clone(),
                 }];
-                events.extend(outbound.map(|item| Event::OutboundQueued { item }));
+                events.extend(
+                    outbound
+                        .into_iter()
+                        .map(|item| Event::OutboundQueued { item }),
+                );
                 Ok(events)
             }
             Command::VisitPage { client, url, title } => {

@@ -1119,3 +1119,94 @@ fn template_configuration_is_validated() {
     }
     assert!(w.lobby.channels.whatsapp.is_none());
 }
+
+#[test]
+fn pictures_go_as_image_messages_where_the_channel_has_them_and_as_links_on_vk() {
+    let mut w = World::new();
+    let session = accepted_whatsapp(&mut w);
+    let r = w
+        .call(
+            Route::PostSessionMessage {
+                session: session.clone(),
+            },
+            &ann(),
+            &serde_json::to_vec(&json!({"text": "Here is the map and the terms",
+                "attachments": [{"url": "https://acme.example/map.PNG?v=2"},
+                                {"url": "https://acme.example/terms.pdf", "name": "Terms"}]}))
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(r.body["seq"], 2);
+    assert_eq!(
+        w.lobby.due_outgoing(w.now),
+        vec![format!("{session}.2"), format!("{session}.2.1")]
+    );
+    let text = w.lobby.outbound_request(&format!("{session}.2")).unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&text.body).unwrap()["text"]["body"],
+        "Here is the map and the terms\nhttps://acme.example/terms.pdf"
+    );
+    let image = w.lobby.outbound_request(&format!("{session}.2.1")).unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&image.body).unwrap(),
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual",
+               "to": "972987654321", "type": "image",
+               "image": {"link": "https://acme.example/map.PNG?v=2"}})
+    );
+    // A picture alone owes only the picture; each is settled on its own.
+    w.call(
+        Route::PostSessionMessage {
+            session: session.clone(),
+        },
+        &ann(),
+        &serde_json::to_vec(&json!({"text": "", "attachments": [
+            {"url": "https://acme.example/photo", "kind": "image"}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(w.lobby.outgoing.contains_key(&format!("{session}.3.1")));
+    assert!(!w.lobby.outgoing.contains_key(&format!("{session}.3")));
+    w.cmd(Command::OutboundResult {
+        id: format!("{session}.2.1"),
+        status: 200,
+        body: br#"{"messages":[{"id":"wamid.IMG"}]}"#.to_vec(),
+        error: None,
+    });
+    assert!(!w.lobby.outgoing.contains_key(&format!("{session}.2.1")));
+    assert!(w.lobby.outgoing.contains_key(&format!("{session}.2")));
+
+    // VK: the picture's URL goes in the text.
+    let mut w = World::new();
+    w.vk();
+    w.cmd(Command::UpdateOperator {
+        operator: "ann".into(),
+        name: None,
+        groups: Some(vec!["sales".into()]),
+        chat_limit: None,
+    });
+    w.post(Channel::Vk, &vk_message("ev1", 1, "hi", VK_SECRET), None);
+    let c = w.only_client();
+    w.call(Route::Accept { client: c.id }, &ann(), b"").unwrap();
+    w.call(
+        Route::PostSessionMessage {
+            session: c.session.clone(),
+        },
+        &ann(),
+        &serde_json::to_vec(
+            &json!({"text": "Look", "attachments": [{"url": "https://acme.example/a.jpg"}]}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let req = w
+        .lobby
+        .outbound_request(&format!("{}.2", c.session))
+        .unwrap();
+    let form = decode_form(std::str::from_utf8(&req.body).unwrap());
+    assert!(form.contains(&("message".into(), "Look\nhttps://acme.example/a.jpg".into())));
+    assert_eq!(
+        w.lobby.outgoing.len(),
+        2,
+        "the reply and the profile lookup"
+    );
+}

@@ -152,6 +152,9 @@ pub struct Outgoing {
 pub enum Outbound {
     /// An operator's message `seq`, as the provider gets it.
     Text { seq: u64, text: String },
+    /// A picture of message `seq`, sent as the channel's own image message (Messenger,
+    /// WhatsApp); VK gets pictures as links in the text.
+    Image { seq: u64, url: String },
     /// A WhatsApp template (message `seq` in the conversation) with its parameter values.
     Template {
         seq: u64,
@@ -429,6 +432,22 @@ impl Lobby {
                 text,
                 vk::random_id(&format!("{tenant}/{}", item.id)),
             )),
+            (Outbound::Image { url, .. }, ChannelConfig::Messenger(c)) => {
+                Ok(messenger::send_image(c, user, url))
+            }
+            (Outbound::Image { url, .. }, ChannelConfig::Whatsapp(c)) => Ok(whatsapp::send_image(
+                c,
+                user,
+                item.phone.as_deref(),
+                url,
+                None,
+            )),
+            (Outbound::Image { url, .. }, ChannelConfig::Vk(c)) => Ok(vk::send_text(
+                c,
+                user,
+                url,
+                vk::random_id(&format!("{tenant}/{}", item.id)),
+            )),
             (Outbound::Template { name, values, .. }, ChannelConfig::Whatsapp(c)) => {
                 let template = c
                     .template(name)
@@ -448,8 +467,9 @@ impl Lobby {
         }
     }
 
-    /// The outbound item an operator's message to this client owes, if the client came by a
-    /// channel; refuses what the channel would refuse (too long, WhatsApp outside its window).
+    /// What an operator's message to this client owes its channel, if the client came by one:
+    /// the text (with links), and each picture as the channel's own image message where it has
+    /// one. Refuses what the channel would refuse (too long, WhatsApp outside its window).
     pub(crate) fn reply_outbound(
         &self,
         client: &Client,
@@ -457,12 +477,12 @@ impl Lobby {
         text: &str,
         attachments: &[lobby_wire::Attachment],
         at: Millis,
-    ) -> Result<Option<Outgoing>, ApiError> {
+    ) -> Result<Vec<Outgoing>, ApiError> {
         let Some(channel) = Channel::of_entry(client.entry) else {
-            return Ok(None);
+            return Ok(vec![]);
         };
         let Some(user) = client.details.channel_user.clone() else {
-            return Ok(None);
+            return Ok(vec![]);
         };
         if self.channels.get(channel).is_none() {
             return Err(ApiError::Conflict(format!(
@@ -470,8 +490,14 @@ impl Lobby {
                 channel.label()
             )));
         }
+        let seq = session.next_seq;
         let mut out = text.trim().to_string();
+        let mut images = Vec::new();
         for a in attachments {
+            if channel != Channel::Vk && is_image(a) {
+                images.push(a.url.clone());
+                continue;
+            }
             if !out.is_empty() {
                 out.push('\n');
             }
@@ -492,22 +518,33 @@ impl Lobby {
         {
             return Err(self.window_closed(&session.id));
         }
-        Ok(Some(Outgoing {
-            id: format!("{}.{}", session.id, session.next_seq),
+        let item = |id: String, what: Outbound| Outgoing {
+            id,
             channel,
             client: client.id.clone(),
             session: session.id.clone(),
-            user_id: user,
+            user_id: user.clone(),
             phone: client.details.phone.clone(),
-            what: Outbound::Text {
-                seq: session.next_seq,
-                text: out,
-            },
+            what,
             created_at: at,
             attempts: 0,
             next_at: Some(at),
             last_error: None,
-        }))
+        };
+        let mut items = Vec::new();
+        if !out.is_empty() {
+            items.push(item(
+                format!("{}.{seq}", session.id),
+                Outbound::Text { seq, text: out },
+            ));
+        }
+        for (i, url) in images.into_iter().enumerate() {
+            items.push(item(
+                format!("{}.{seq}.{}", session.id, i + 1),
+                Outbound::Image { seq, url },
+            ));
+        }
+        Ok(items)
     }
 
     /// The refusal of free text outside WhatsApp's window, offering the configured templates.
@@ -846,13 +883,14 @@ impl Lobby {
             })
         } else {
             match (&item.what, item.channel) {
-                (Outbound::Text { .. }, Channel::Messenger) => {
+                (Outbound::Text { .. } | Outbound::Image { .. }, Channel::Messenger) => {
                     messenger::parse_send_response(status, body).map(|s| Done::Sent(s.message_id))
                 }
-                (Outbound::Text { .. } | Outbound::Template { .. }, Channel::Whatsapp) => {
-                    whatsapp::parse_send_response(status, body).map(|s| Done::Sent(s.message_id))
-                }
-                (Outbound::Text { .. }, Channel::Vk) => {
+                (
+                    Outbound::Text { .. } | Outbound::Image { .. } | Outbound::Template { .. },
+                    Channel::Whatsapp,
+                ) => whatsapp::parse_send_response(status, body).map(|s| Done::Sent(s.message_id)),
+                (Outbound::Text { .. } | Outbound::Image { .. }, Channel::Vk) => {
                     vk::parse_send_response(status, body).map(|s| Done::Sent(s.message_id))
                 }
                 (Outbound::Template { .. }, _) => {
@@ -903,7 +941,9 @@ impl Lobby {
                     next_at,
                 });
                 let seq = match &item.what {
-                    Outbound::Text { seq, .. } | Outbound::Template { seq, .. } => Some(*seq),
+                    Outbound::Text { seq, .. }
+                    | Outbound::Image { seq, .. }
+                    | Outbound::Template { seq, .. } => Some(*seq),
                     Outbound::Profile => None,
                 };
                 if let (None, Some(seq)) = (next_at, seq) {
@@ -929,8 +969,12 @@ impl Lobby {
             }
             Event::OutboundSent { id, provider_id } => {
                 if let Some(item) = self.outgoing.remove(id) {
-                    if let (Outbound::Text { seq, .. } | Outbound::Template { seq, .. }, Some(p)) =
-                        (&item.what, provider_id)
+                    if let (
+                        Outbound::Text { seq, .. }
+                        | Outbound::Image { seq, .. }
+                        | Outbound::Template { seq, .. },
+                        Some(p),
+                    ) = (&item.what, provider_id)
                     {
                         self.sent_ids.insert(p, &item.session, *seq);
                     }
@@ -980,4 +1024,16 @@ impl Lobby {
             .find(|(q, _, _)| *q == seq)
             .map(|(_, st, e)| (*st, e.clone()))
     }
+}
+
+/// A picture the operator attached: said so, or named like one.
+fn is_image(a: &lobby_wire::Attachment) -> bool {
+    if let Some(kind) = a.kind.as_deref() {
+        return kind.eq_ignore_ascii_case("image");
+    }
+    let path = a.url.split(['?', '#']).next().unwrap_or_default();
+    let path = path.to_ascii_lowercase();
+    [".png", ".jpg", ".jpeg", ".gif", ".webp"]
+        .iter()
+        .any(|ext| path.ends_with(ext))
 }
