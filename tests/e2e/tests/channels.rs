@@ -37,7 +37,7 @@ const VK_GROUP: i64 = 183287114;
 const VK_PEER: i64 = 555644284;
 const VK_SECRET: &str = "e2e-vk-secret";
 
-/// Channels are wired on the Cloudflare adapter only so far.
+/// Channel webhooks and provider calls are wired on the Cloudflare adapter only so far.
 fn skip_on_spin() -> bool {
     if runtime() == Runtime::Spin {
         println!("channels are not wired on Spin yet: skipped");
@@ -824,9 +824,7 @@ fn vk_confirmation_entry_reply_with_random_id_and_redirect() {
 
 #[test]
 fn channel_configuration_is_validated_and_admin_only() {
-    if skip_on_spin() {
-        return;
-    }
+    // The configuration routes are plain API routes: both runtimes serve them.
     let server = shared();
     let desk = server.desk("cfg", &["Ann"], 3);
     let (admin, ann) = (&desk.tenant.admin.token, &desk.ops[0]);
@@ -977,4 +975,23 @@ fn a_whatsapp_template_goes_out_in_the_documented_shape() {
     expected["to"] = json!("972987654321");
     assert_eq!(sent.json(), expected);
     assert_eq!(sent.header("Authorization"), Some("Bearer wa-t"));
+
+    // A picture goes as WhatsApp's image message, after the text of the same message.
+    server
+        .post(&format!("/api/v1/sessions/{session}/messages"))
+        .auth(&ann.token)
+        .json(
+            &json!({"text": "Our shop", "attachments": [{"url": "https://acme.example/shop.jpg"}]}),
+        )
+        .send()
+        .expect(201);
+    let text = fake.wait_for(&format!("/v26.0/{WA_PHONE_ID}/messages"), 1);
+    assert_eq!(text.json()["text"]["body"], "Our shop");
+    let image = fake.wait_for(&format!("/v26.0/{WA_PHONE_ID}/messages"), 2);
+    assert_eq!(
+        image.json(),
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual",
+               "to": "972987654321", "type": "image",
+               "image": {"link": "https://acme.example/shop.jpg"}})
+    );
 }
