@@ -41,6 +41,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/channels/{channel}"),
     ("get", "/api/v1/channels/whatsapp/templates"),
     ("post", "/api/v1/sessions/{id}/template"),
+    // The channels' webhooks (each speaks its provider's protocol).
+    ("get", "/hooks/{tenant}/messenger"),
+    ("post", "/hooks/{tenant}/messenger"),
+    ("get", "/hooks/{tenant}/whatsapp"),
+    ("post", "/hooks/{tenant}/whatsapp"),
+    ("post", "/hooks/{tenant}/vk"),
 ];
 
 /// `/a/{x}/b` → `/a/{}/b`: parameter names are the server's choice.
