@@ -4,7 +4,9 @@
 //! documents); webhook deliveries built from the providers' documented payloads, signed as the
 //! provider signs them, drive entry → queue → accept → the operator's reply delivered to the
 //! provider → the user's next message in the same session. Forged, unsigned, replayed and
-//! malformed deliveries are refused or de-duplicated with nothing changed.
+//! malformed deliveries are refused or de-duplicated with nothing changed; a failed send is
+//! retried by the Durable Object's alarm (also across a crash of the server) with the same VK
+//! `random_id`.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -993,5 +995,67 @@ fn a_whatsapp_template_goes_out_in_the_documented_shape() {
         json!({"messaging_product": "whatsapp", "recipient_type": "individual",
                "to": "972987654321", "type": "image",
                "image": {"link": "https://acme.example/shop.jpg"}})
+    );
+}
+
+#[test]
+fn an_owed_send_survives_a_crash_of_the_server_and_goes_out_once() {
+    if skip_on_spin() {
+        return;
+    }
+    let server = Server::start();
+    let desk = server.desk("crash", &["Ann"], 3);
+    let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
+    let fake = FakeProvider::start();
+    configure(
+        &server,
+        admin,
+        "vk",
+        json!({"community_id": VK_GROUP, "confirmation": "c", "secret": VK_SECRET,
+               "access_token": "vk-t", "group": desk.group, "api_base": fake.base}),
+    )
+    .expect(200);
+    hook(
+        &server,
+        slug,
+        "vk",
+        &vk_message("ev-c1", 41, "hi", VK_SECRET),
+        None,
+    )
+    .expect(200);
+    let row = wait_until("the VK client", || {
+        channel_clients(&server, &ann.token, EntryKind::Vk).pop()
+    });
+    fake.wait_for("/method/users.get", 0);
+    let session = server.accept_ok(&ann.token, &row.id);
+    fake.script((
+        200,
+        json!({"error": {"error_code": 6, "error_msg": "Too many requests per second"}})
+            .to_string(),
+    ));
+    server.post_message(&ann.token, &session, "Сейчас проверю");
+    let first = fake.wait_for("/method/messages.send", 0);
+    // The server crashes while the retry is pending; the retry is stored, and so is its alarm.
+    server.restart();
+    let second = wait_within(Duration::from_secs(90), "the retry after the crash", || {
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.path().ends_with("/method/messages.send"))
+            .nth(1)
+    });
+    assert_eq!(
+        first.body, second.body,
+        "the same call, with the same random_id"
+    );
+    thread::sleep(Duration::from_secs(1));
+    assert_eq!(fake.count("/method/messages.send"), 2);
+    let ann = server.login(slug, &ann.email, &ann.password);
+    let msgs = server.messages(&ann.token, &session, 0);
+    assert_eq!(
+        texts(&msgs),
+        vec![
+            (Party::Client, "hi".to_string()),
+            (Party::Operator, "Сейчас проверю".to_string()),
+        ]
     );
 }
