@@ -82,7 +82,9 @@ pub fn document() -> Value {
     );
     let message = obj(
         json!({"seq": s("integer"), "from": {"type":"string","enum":["client","operator","system"]},
-               "text": s("string"), "attachments": {"type":"array","items": s("object")}, "at": s("string")}),
+               "text": s("string"), "attachments": {"type":"array","items": s("object")}, "at": s("string"),
+               "delivery": {"type": "string", "enum": ["sent", "delivered", "read", "failed"],
+                            "description": "an operator's message to a messaging-channel client: what the provider last reported"}}),
         &["seq", "from", "text", "at"],
     );
     let queue_item = obj(
