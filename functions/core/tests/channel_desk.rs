@@ -1210,3 +1210,85 @@ fn pictures_go_as_image_messages_where_the_channel_has_them_and_as_links_on_vk()
         "the reply and the profile lookup"
     );
 }
+
+#[test]
+fn messenger_deliveries_by_id_and_reads_by_watermark_update_the_operators_messages() {
+    let mut w = World::new();
+    w.messenger();
+    w.meta(Channel::Messenger, &messenger_text("m_1", "hi"));
+    let c = w.only_client();
+    w.call(Route::Accept { client: c.id }, &ann(), b"").unwrap();
+    let session = c.session;
+    for (n, text) in ["one", "two"].iter().enumerate() {
+        reply(&mut w, &session, text).unwrap();
+        w.cmd(Command::OutboundResult {
+            id: format!("{session}.{}", n + 2),
+            status: 200,
+            body: format!(r#"{{"recipient_id":"6783421865","message_id":"mid.out.{n}"}}"#)
+                .into_bytes(),
+            error: None,
+        });
+        w.now += 1000;
+    }
+    let item = |kind: &str, report: Value| {
+        let mut v: Value = serde_json::from_str(match kind {
+            "delivery" => fixture!("messenger/meta_doc_message_deliveries.json"),
+            _ => fixture!("messenger/meta_doc_message_reads.json"),
+        })
+        .unwrap();
+        v["sender"]["id"] = json!("6783421865");
+        v["recipient"]["id"] = json!(PAGE_ID);
+        v[kind] = report;
+        serde_json::to_vec(&json!({"object": "page", "entry": [
+            {"id": PAGE_ID, "time": 1, "messaging": [v]}]}))
+        .unwrap()
+    };
+    // Delivered: the first message, by its id.
+    let r = w.meta(
+        Channel::Messenger,
+        &item("delivery", json!({"mids": ["mid.out.0"], "watermark": 1})),
+    );
+    assert!(
+        matches!(
+            r.events.as_slice(),
+            [Event::DeliveryUpdated {
+                seq: 2,
+                state: lobby_core::channels::DeliveryState::Delivered,
+                ..
+            }]
+        ),
+        "{:?}",
+        r.events
+    );
+    // Read up to a moment between the two sends: only the first one.
+    let r = w.meta(
+        Channel::Messenger,
+        &item("read", json!({"watermark": T0 + 500})),
+    );
+    assert!(
+        matches!(
+            r.events.as_slice(),
+            [Event::DeliveryUpdated {
+                seq: 2,
+                state: lobby_core::channels::DeliveryState::Read,
+                ..
+            }]
+        ),
+        "{:?}",
+        r.events
+    );
+    // Read up to now: the second one too; the first stays read (nothing new for it).
+    let r = w.meta(
+        Channel::Messenger,
+        &item("read", json!({"watermark": w.now})),
+    );
+    assert!(
+        matches!(r.events.as_slice(), [Event::DeliveryUpdated { seq: 3, .. }]),
+        "{:?}",
+        r.events
+    );
+    assert_eq!(
+        w.lobby.delivery_of(&session, 2).map(|d| d.0),
+        Some(lobby_core::channels::DeliveryState::Read)
+    );
+}

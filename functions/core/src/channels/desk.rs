@@ -83,10 +83,19 @@ impl Recent {
     }
 }
 
+/// One sent operator message: the provider's id of it, where it is, and when it was accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SentId {
+    provider_id: String,
+    session: String,
+    seq: u64,
+    at: Millis,
+}
+
 /// Provider message ids of sent operator messages → (session, seq), bounded.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SentIds {
-    order: VecDeque<(String, String, u64)>,
+    order: VecDeque<SentId>,
     #[serde(skip)]
     map: BTreeMap<String, (String, u64)>,
 }
@@ -102,23 +111,36 @@ impl SentIds {
         self.map.get(provider_id)
     }
 
-    pub fn insert(&mut self, provider_id: &str, session: &str, seq: u64) {
-        self.order
-            .push_back((provider_id.to_string(), session.to_string(), seq));
+    pub fn insert(&mut self, provider_id: &str, session: &str, seq: u64, at: Millis) {
+        self.order.push_back(SentId {
+            provider_id: provider_id.to_string(),
+            session: session.to_string(),
+            seq,
+            at,
+        });
         self.map
             .insert(provider_id.to_string(), (session.to_string(), seq));
         while self.order.len() > MAX_SENT_IDS {
-            if let Some((old, _, _)) = self.order.pop_front() {
-                self.map.remove(&old);
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old.provider_id);
             }
         }
+    }
+
+    /// The messages of a session sent at or before `until`, as `(seq, provider id)`.
+    pub fn sent_until(&self, session: &str, until: Millis) -> Vec<(u64, String)> {
+        self.order
+            .iter()
+            .filter(|s| s.session == session && s.at <= until)
+            .map(|s| (s.seq, s.provider_id.clone()))
+            .collect()
     }
 
     pub fn reindex(&mut self) {
         self.map = self
             .order
             .iter()
-            .map(|(p, s, q)| (p.clone(), (s.clone(), *q)))
+            .map(|s| (s.provider_id.clone(), (s.session.clone(), s.seq)))
             .collect();
     }
 }
@@ -819,7 +841,20 @@ impl Lobby {
 
     fn decide_status(&self, status: &StatusUpdate) -> Vec<Event> {
         let mut events = Vec::new();
-        for mid in &status.message_ids {
+        let mut mids = status.message_ids.clone();
+        // A Messenger read carries no ids, only a watermark: everything sent to the user
+        // before it was read.
+        if let (true, Some(watermark)) = (mids.is_empty(), status.watermark) {
+            if let Some(c) = self.channel_client(status.channel, &status.user_id) {
+                mids = self
+                    .sent_ids
+                    .sent_until(&c.session, watermark)
+                    .into_iter()
+                    .map(|(_, p)| p)
+                    .collect();
+            }
+        }
+        for mid in &mids {
             let Some((session, seq)) = self.sent_ids.get(mid) else {
                 continue;
             };
@@ -961,7 +996,7 @@ impl Lobby {
         Ok(events)
     }
 
-    pub(crate) fn apply_channel(&mut self, event: &Event, _at: Millis) {
+    pub(crate) fn apply_channel(&mut self, event: &Event, at: Millis) {
         match event {
             Event::ChannelConfigured { config } => self.channels.set(config.clone()),
             Event::OutboundQueued { item } => {
@@ -976,7 +1011,7 @@ impl Lobby {
                         Some(p),
                     ) = (&item.what, provider_id)
                     {
-                        self.sent_ids.insert(p, &item.session, *seq);
+                        self.sent_ids.insert(p, &item.session, *seq, at);
                     }
                 }
             }
