@@ -104,7 +104,8 @@ impl TenantRoom {
         Ok(())
     }
 
-    /// Runs a call; answers the response and whether e-mails are owed now (wake the outbox).
+    /// Runs a call; answers the response and whether e-mails or provider calls are owed now
+    /// (wake the alarm).
     fn call(&self, env: Envelope) -> Result<(Response, bool)> {
         let now = Date::now().as_millis() as i64;
         let mut entropy = [0u8; 64];
@@ -454,9 +455,10 @@ impl DurableObject for TenantRoom {
             return Ok(response);
         }
         let env: Envelope = req.json().await?;
-        let (response, owes_mail) = self.call(env)?;
-        if owes_mail {
-            // Sent by the alarm right after this answer; retried by later alarms.
+        let (response, owes) = self.call(env)?;
+        if owes {
+            // Sent (e-mail, provider call) by the alarm right after this answer; retried by
+            // later alarms.
             self.state.storage().set_alarm(0).await?;
         }
         Ok(response)
