@@ -106,6 +106,10 @@ texts! {
     NoNotes => "No notes.", "Žádné poznámky.";
     Chat => "Chat so far", "Dosavadní chat";
     NoMessages => "No messages yet.", "Zatím žádné zprávy.";
+    DeliverySent => "sent", "odesláno";
+    DeliveryDelivered => "delivered", "doručeno";
+    DeliveryRead => "read", "přečteno";
+    DeliveryFailed => "not delivered", "nedoručeno";
     Loading => "Loading…", "Načítám…";
     Name => "Name", "Jméno";
     Phone => "Phone", "Telefon";

@@ -381,6 +381,7 @@ mod tests {
                 name: None,
             }],
             at: "2026-01-01T00:00:00Z".into(),
+            delivery: None,
         };
         let client = QueueItem {
             id: "c1".into(),

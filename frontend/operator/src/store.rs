@@ -587,6 +587,7 @@ mod tests {
             text: format!("{seq}"),
             attachments: vec![],
             at: String::new(),
+            delivery: None,
         };
         let mut ms = vec![m(1), m(5)];
         assert_eq!(merge(&mut ms, [m(3), m(5), m(7)]), 2);

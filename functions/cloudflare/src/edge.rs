@@ -7,7 +7,10 @@ use lobby_core::auth::bearer;
 use lobby_core::ApiError;
 use worker::*;
 
-use crate::tenant::{Envelope, ENVELOPE_HEADER, PROTOCOL_HEADER};
+use lobby_core::channels::desk::hook_route;
+use lobby_core::channels::Channel;
+
+use crate::tenant::{Envelope, HookMeta, ENVELOPE_HEADER, HOOK_HEADER, PROTOCOL_HEADER};
 use crate::{error_response, json_response};
 
 /// The subprotocol a browser names when it passes its token in `Sec-WebSocket-Protocol`
@@ -26,6 +29,17 @@ pub async fn handle(mut req: Request, env: Env) -> Result<Response> {
         to.set_path("/app/");
         to.set_query(None);
         return Response::redirect_with_status(to, 302);
+    }
+    // The channels' webhooks speak their providers' protocols, not the API's: the raw body,
+    // query and signature go to the tenant as they came.
+    if let Some(hook) = hook_route(&method, url.path()) {
+        return match hook {
+            Ok((tenant, channel)) => match webhook(&mut req, &env, &url, &tenant, channel).await {
+                Ok(r) => Ok(r),
+                Err(e) => error_response(&e),
+            },
+            Err(e) => error_response(&e),
+        };
     }
     let route = match api::route(&method, url.path()) {
         Ok(r) => r,
@@ -194,6 +208,57 @@ async fn answer(
             .with_body(Some(envelope_json.into()));
         Request::new_with_init("https://tenant.lobby/call", &init).map_err(internal)?
     };
+    stub.fetch_with_request(forward).await.map_err(internal)
+}
+
+/// Hands a webhook request to its tenant's coordinator byte for byte; the answer (text or JSON,
+/// as the provider expects) comes back unchanged.
+async fn webhook(
+    req: &mut Request,
+    env: &Env,
+    url: &Url,
+    tenant: &str,
+    channel: Channel,
+) -> std::result::Result<Response, ApiError> {
+    let headers = req.headers().clone();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    if let Some(len) = header("Content-Length").and_then(|l| l.parse::<usize>().ok()) {
+        if len > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+        }
+    }
+    let body = if req.method() == Method::Post {
+        req.bytes().await.map_err(internal)?
+    } else {
+        vec![]
+    };
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    let meta = HookMeta {
+        channel,
+        method: req.method().to_string(),
+        query: url.query().unwrap_or_default().to_string(),
+        signature: header("X-Hub-Signature-256"),
+    };
+    let namespace = env.durable_object("TENANT").map_err(internal)?;
+    let stub = namespace
+        .id_from_name(tenant)
+        .and_then(|id| id.get_stub())
+        .map_err(internal)?;
+    let h = Headers::new();
+    h.set(
+        HOOK_HEADER,
+        &serde_json::to_string(&meta).map_err(internal)?,
+    )
+    .map_err(internal)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(h)
+        .with_body(Some(
+            worker::js_sys::Uint8Array::from(body.as_slice()).into(),
+        ));
+    let forward = Request::new_with_init("https://tenant.lobby/hook", &init).map_err(internal)?;
     stub.fetch_with_request(forward).await.map_err(internal)
 }
 

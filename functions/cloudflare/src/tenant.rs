@@ -7,6 +7,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use lobby_core::api::{Actor, Ctx, MessageLog, Meta, Route};
+use lobby_core::channels::desk::HookRequest;
+use lobby_core::channels::{self, Channel, HttpRequest};
 use lobby_core::lobby::Command;
 use lobby_core::outbox::{self, Mail};
 use lobby_core::{ApiError, Event, Lobby, Millis};
@@ -26,6 +28,18 @@ pub struct Envelope {
     #[serde(default)]
     pub body: String,
 }
+
+/// A webhook request's parts besides its raw body (which travels as the request's body).
+#[derive(Serialize, Deserialize)]
+pub struct HookMeta {
+    pub channel: Channel,
+    pub method: String,
+    pub query: String,
+    pub signature: Option<String>,
+}
+
+/// The header that carries a webhook's [`HookMeta`].
+pub const HOOK_HEADER: &str = "x-lobby-hook";
 
 /// The header that carries the envelope of a WebSocket upgrade (which has no body).
 pub const ENVELOPE_HEADER: &str = "x-lobby-envelope";
@@ -90,7 +104,8 @@ impl TenantRoom {
         Ok(())
     }
 
-    /// Runs a call; answers the response and whether e-mails are owed now (wake the outbox).
+    /// Runs a call; answers the response and whether e-mails or provider calls are owed now
+    /// (wake the alarm).
     fn call(&self, env: Envelope) -> Result<(Response, bool)> {
         let now = Date::now().as_millis() as i64;
         let mut entropy = [0u8; 64];
@@ -109,13 +124,95 @@ impl TenantRoom {
                     Ok(reply) => reply,
                     Err(e) => return Ok((error_response(&e)?, false)),
                 };
-            let owes_mail = reply
-                .events
-                .iter()
-                .any(|e| matches!(e, Event::OfflineReceived { .. }));
+            let owes = owes_delivery(&reply.events);
             self.record(live, now, reply.events)?;
-            Ok((json_response(reply.status, &reply.body)?, owes_mail))
+            Ok((json_response(reply.status, &reply.body)?, owes))
         })
+    }
+
+    /// Answers a channel's webhook request; also whether provider calls are owed now.
+    fn hook(&self, meta: HookMeta, body: Vec<u8>) -> Result<(Response, bool)> {
+        let now = Date::now().as_millis() as i64;
+        let mut entropy = [0u8; 64];
+        getrandom::fill(&mut entropy).map_err(|e| Error::RustError(e.to_string()))?;
+        let req = HookRequest {
+            method: meta.method,
+            query: meta.query,
+            signature: meta.signature,
+            body,
+        };
+        self.with_live(|live| {
+            let reply = live.lobby.hook(meta.channel, &req, &entropy, now);
+            let owes = owes_delivery(&reply.events);
+            self.record(live, now, reply.events)?;
+            let mut resp = Response::from_bytes(reply.body.into_bytes())?.with_status(reply.status);
+            resp.headers_mut().set("Content-Type", reply.content_type)?;
+            Ok((resp, owes))
+        })
+    }
+
+    /// Performs one provider call; its status and body, or why there was no answer.
+    async fn fetch_provider(&self, r: &HttpRequest) -> Result<(u16, Vec<u8>)> {
+        let headers = Headers::new();
+        for (k, v) in &r.headers {
+            headers.set(k, v)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(match r.method {
+            channels::Method::Get => Method::Get,
+            channels::Method::Post => Method::Post,
+        })
+        .with_headers(headers);
+        if !r.body.is_empty() {
+            init.with_body(Some(
+                worker::js_sys::Uint8Array::from(r.body.as_slice()).into(),
+            ));
+        }
+        let request = Request::new_with_init(&r.url, &init)?;
+        let mut resp = Fetch::Request(request).send().await?;
+        let status = resp.status_code();
+        let body = resp.bytes().await.unwrap_or_default();
+        Ok((status, body))
+    }
+
+    /// Makes the provider calls that are due and records how each went.
+    async fn flush_channels(&self) -> Result<()> {
+        let now = Date::now().as_millis() as i64;
+        let due: Vec<(String, std::result::Result<HttpRequest, String>)> =
+            self.with_live(|live| {
+                Ok(live
+                    .lobby
+                    .due_outgoing(now)
+                    .into_iter()
+                    .map(|id| {
+                        let req = live.lobby.outbound_request(&id);
+                        (id, req)
+                    })
+                    .collect())
+            })?;
+        for (id, req) in due {
+            let (status, body, error) = match req {
+                Ok(r) => match self.fetch_provider(&r).await {
+                    Ok((status, body)) => (status, body, None),
+                    Err(e) => (0, vec![], Some(e.to_string())),
+                },
+                Err(e) => (0, vec![], Some(e)),
+            };
+            let at = Date::now().as_millis() as i64;
+            self.with_live(|live| {
+                let cmd = Command::OutboundResult {
+                    id: id.clone(),
+                    status,
+                    body,
+                    error,
+                };
+                match live.lobby.handle(&cmd, at) {
+                    Ok(events) => self.record(live, at, events),
+                    Err(_) => Ok(()), // already settled by a concurrent run
+                }
+            })?;
+        }
+        Ok(())
     }
 
     /// Sends the e-mails that are due, records how each went, and sets the alarm for the next.
@@ -153,8 +250,15 @@ impl TenantRoom {
                 }
             })?;
         }
-        let next =
-            self.with_live(|live| Ok(live.lobby.outbox.values().filter_map(|m| m.next_at).min()))?;
+        self.flush_channels().await?;
+        let next = self.with_live(|live| {
+            let mail = live.lobby.outbox.values().filter_map(|m| m.next_at).min();
+            Ok(match (mail, live.lobby.next_outgoing_at()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            })
+        })?;
+        let now = Date::now().as_millis() as i64;
         if let Some(at) = next {
             self.state.storage().set_alarm((at - now).max(0)).await?;
         }
@@ -316,6 +420,16 @@ impl TenantRoom {
     }
 }
 
+/// Whether events owe something to the outside now (an e-mail, a provider call): wake the alarm.
+fn owes_delivery(events: &[Event]) -> bool {
+    events.iter().any(|e| {
+        matches!(
+            e,
+            Event::OfflineReceived { .. } | Event::OutboundQueued { .. }
+        )
+    })
+}
+
 impl DurableObject for TenantRoom {
     fn new(state: State, env: Env) -> Self {
         Self {
@@ -331,10 +445,20 @@ impl DurableObject for TenantRoom {
             let protocol = req.headers().get(PROTOCOL_HEADER)?;
             return self.open_stream(env, protocol);
         }
+        if let Some(header) = req.headers().get(HOOK_HEADER)? {
+            let meta: HookMeta = serde_json::from_str(&header)?;
+            let body = req.bytes().await?;
+            let (response, owes) = self.hook(meta, body)?;
+            if owes {
+                self.state.storage().set_alarm(0).await?;
+            }
+            return Ok(response);
+        }
         let env: Envelope = req.json().await?;
-        let (response, owes_mail) = self.call(env)?;
-        if owes_mail {
-            // Sent by the alarm right after this answer; retried by later alarms.
+        let (response, owes) = self.call(env)?;
+        if owes {
+            // Sent (e-mail, provider call) by the alarm right after this answer; retried by
+            // later alarms.
             self.state.storage().set_alarm(0).await?;
         }
         Ok(response)

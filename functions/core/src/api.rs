@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::{self, Claims, TokenRole};
+use crate::channels::{Channel, ChannelConfig};
 use crate::client_info;
 use crate::error::{parse_json, ApiError};
 use crate::lobby::{
@@ -59,6 +60,11 @@ pub enum Route {
     ClientPages,
     ClientLeave,
     ClientEvents,
+    ListChannels,
+    GetChannel { channel: String },
+    ConfigureChannel { channel: String },
+    WhatsappTemplates,
+    SendTemplate { session: String },
 }
 
 /// Who may call a route, and where its tenant comes from.
@@ -113,6 +119,14 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             ["widgets", _, "config"] => Some((&["GET"], Route::WidgetConfig { key: s(3) })),
             ["widgets", _, "offline"] => Some((&["POST"], Route::WidgetOffline { key: s(3) })),
             ["invitations"] => Some((&["POST"], Route::CreateInvitation)),
+            ["channels"] => Some((&["GET"], Route::ListChannels)),
+            ["channels", "whatsapp", "templates"] => Some((&["GET"], Route::WhatsappTemplates)),
+            ["sessions", _, "template"] => Some((&["POST"], Route::SendTemplate { session: s(3) })),
+            ["channels", _] => Some(if m == "GET" {
+                (&["GET"], Route::GetChannel { channel: s(3) })
+            } else {
+                (&["PUT"], Route::ConfigureChannel { channel: s(3) })
+            }),
             ["client", "messages"] => {
                 Some(pick(&m, Route::ClientMessages, Route::PostClientMessage))
             }
@@ -146,9 +160,14 @@ impl Route {
             Healthz | OpenApi => Access::Public,
             CreateTenant => Access::Platform,
             Login => Access::Login,
-            CreateGroup | CreateOperator | UpdateOperator { .. } | ListWidgets | CreateWidget => {
-                Access::Admin
-            }
+            CreateGroup
+            | CreateOperator
+            | UpdateOperator { .. }
+            | ListWidgets
+            | CreateWidget
+            | ListChannels
+            | GetChannel { .. }
+            | ConfigureChannel { .. } => Access::Admin,
             WidgetEntry { .. } | WidgetConfig { .. } | WidgetOffline { .. } => Access::Widget,
             ClientMessages | PostClientMessage | ClientPages | ClientLeave | ClientEvents => {
                 Access::Client
@@ -722,7 +741,8 @@ impl Lobby {
             Route::Preview { client } => {
                 let op = self.acting_operator(actor)?;
                 let c = self.visible_client(op, client)?;
-                let messages = ctx.messages.messages(&c.session, 0, 1000);
+                let messages =
+                    self.with_delivery(&c.session, ctx.messages.messages(&c.session, 0, 1000));
                 Reply::ok(self.preview(c, messages))
             }
             Route::Accept { client } => {
@@ -786,6 +806,7 @@ impl Lobby {
                     })
                     .ok_or_else(|| ApiError::not_found(format!("session {session}")))?;
                 let messages = ctx.messages.messages(&s.id, meta.after.unwrap_or(0), 1000);
+                let messages = self.with_delivery(&s.id, messages);
                 Reply::ok(wire::MessageList { messages })
             }
             Route::PostSessionMessage { session } => {
@@ -957,6 +978,76 @@ impl Lobby {
                     ctx.now,
                 )?;
                 Reply::with(202, json!({ "status": "recorded" }), events)
+            }
+            Route::ListChannels => {
+                let channels: Vec<Value> = [Channel::Messenger, Channel::Whatsapp, Channel::Vk]
+                    .into_iter()
+                    .filter_map(|c| self.channels.get(c))
+                    .map(|c| self.channel_view(&c))
+                    .collect();
+                Reply::ok(json!({ "channels": channels }))
+            }
+            Route::GetChannel { channel } => {
+                let ch = known_channel(channel)?;
+                let config = self.channels.get(ch).ok_or_else(|| {
+                    ApiError::not_found(format!("the {} channel's configuration", ch.label()))
+                })?;
+                Reply::ok(self.channel_view(&config))
+            }
+            Route::ConfigureChannel { channel } => {
+                let ch = known_channel(channel)?;
+                let mut v: Value = parse_json(body)?;
+                v["channel"] = Value::String(ch.as_str().into());
+                let mut config: ChannelConfig = serde_json::from_value(v).map_err(|e| {
+                    ApiError::invalid(format!(
+                        "the body does not match the {} configuration: {e}",
+                        ch.label()
+                    ))
+                })?;
+                trim_config(&mut config);
+                let events = self.handle(&Command::ConfigureChannel(config.clone()), ctx.now)?;
+                Reply::with(200, self.channel_view(&config), events)
+            }
+            Route::WhatsappTemplates => {
+                self.acting_operator(actor)?;
+                let templates = self
+                    .channels
+                    .whatsapp
+                    .as_ref()
+                    .map(|c| c.templates.clone())
+                    .unwrap_or_default();
+                Reply::ok(json!({ "templates": templates }))
+            }
+            Route::SendTemplate { session } => {
+                let op = self.acting_operator(actor)?.id.clone();
+                if !self
+                    .sessions
+                    .get(session)
+                    .is_some_and(|s| s.operators.contains(&op))
+                {
+                    return Err(ApiError::not_found(format!("session {session}")));
+                }
+                #[derive(Deserialize)]
+                struct SendTemplate {
+                    name: String,
+                    #[serde(default)]
+                    values: Vec<String>,
+                }
+                let req: SendTemplate = parse_json(body)?;
+                let events = self.handle(
+                    &Command::SendTemplate {
+                        session: session.clone(),
+                        operator: op,
+                        name: req.name.trim().to_string(),
+                        values: req.values,
+                    },
+                    ctx.now,
+                )?;
+                let seq = match events.first() {
+                    Some(Event::MessagePosted { seq, .. }) => *seq,
+                    _ => 0,
+                };
+                Reply::with(201, wire::Posted { seq }, events)
             }
             Route::ClientLeave => {
                 let (client, _) = client_of(actor)?;
@@ -1170,6 +1261,7 @@ impl Lobby {
             page: req.page.clone(),
             params: req.params.clone(),
             contact,
+            channel_user: None,
         };
         let client = id("c", ctx.entropy, 0);
         let session = id("s", ctx.entropy, 1);
@@ -1214,6 +1306,73 @@ impl Lobby {
             },
             events,
         ))
+    }
+}
+
+/// A channel name of the channel routes (404 for others).
+fn known_channel(name: &str) -> Result<Channel, ApiError> {
+    Channel::parse(name).ok_or_else(|| ApiError::not_found(format!("channel {name}")))
+}
+
+/// Pasted credentials often carry stray spaces; ids and URLs never do.
+fn trim_config(config: &mut ChannelConfig) {
+    fn t(s: &mut String) {
+        *s = s.trim().to_string();
+    }
+    fn base(b: &mut Option<String>) {
+        *b = b
+            .as_deref()
+            .map(|x| x.trim().trim_end_matches('/').to_string())
+            .filter(|x| !x.is_empty());
+    }
+    match config {
+        ChannelConfig::Messenger(c) => {
+            for f in [
+                &mut c.page_id,
+                &mut c.app_secret,
+                &mut c.verify_token,
+                &mut c.page_access_token,
+                &mut c.group,
+            ] {
+                t(f);
+            }
+            base(&mut c.api_base);
+        }
+        ChannelConfig::Whatsapp(c) => {
+            for f in [
+                &mut c.phone_number_id,
+                &mut c.app_secret,
+                &mut c.verify_token,
+                &mut c.access_token,
+                &mut c.group,
+            ] {
+                t(f);
+            }
+            base(&mut c.api_base);
+        }
+        ChannelConfig::Vk(c) => {
+            for f in [
+                &mut c.community_id,
+                &mut c.confirmation,
+                &mut c.secret,
+                &mut c.access_token,
+                &mut c.group,
+            ] {
+                t(f);
+            }
+            base(&mut c.api_base);
+        }
+    }
+}
+
+impl Lobby {
+    /// What the channel routes show of a configuration: public settings and the webhook URL's
+    /// path, never a secret or a token.
+    fn channel_view(&self, config: &ChannelConfig) -> Value {
+        let mut v = config.public();
+        let slug = self.tenant.as_ref().map_or("", |t| t.slug.as_str());
+        v["webhook"] = Value::String(format!("/hooks/{slug}/{}", config.channel().as_str()));
+        v
     }
 }
 

@@ -42,6 +42,9 @@ pub enum ApiError {
     CodeExpired,
     #[error("{0}")]
     RateLimited(String),
+    /// WhatsApp's 24-hour customer-service window is closed: only a template may go out.
+    #[error("{0}")]
+    WindowClosed(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::CodeUsed => 409,
             ApiError::CodeExpired => 410,
             ApiError::RateLimited(_) => 429,
+            ApiError::WindowClosed(_) => 409,
             ApiError::Internal(_) => 500,
         }
     }
@@ -88,6 +92,7 @@ impl ApiError {
             ApiError::CodeUsed => "code_used",
             ApiError::CodeExpired => "code_expired",
             ApiError::RateLimited(_) => "rate_limited",
+            ApiError::WindowClosed(_) => "window_closed",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::capacity;
+use crate::channels::desk::{Outgoing, Recent, SentIds};
+use crate::channels::{ChannelConfig, Channels, DeliveryState, Inbound, StatusUpdate};
 use crate::error::ApiError;
 use crate::invitation::{Guard, Invitation};
 use crate::outbox::{self, Mail};
@@ -105,6 +107,9 @@ pub struct Details {
     /// Who this client is across visits (an e-mail, a phone, a channel user id), for the
     /// preview's past sessions.
     pub contact: Option<String>,
+    /// For a client of a messaging channel: the provider's id of the user, where replies go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -156,7 +161,17 @@ pub struct Session {
     /// The latest senders' message keys with their seqs, to recognise retries.
     #[serde(default)]
     pub keys: Vec<(String, u64)>,
+    /// When the client last wrote (WhatsApp's 24-hour window counts from it).
+    #[serde(default)]
+    pub last_client_at: Option<Millis>,
+    /// What the channel's provider reported of operators' messages: by seq, the latest state
+    /// (at most [`MAX_DELIVERY_REPORTS`]).
+    #[serde(default)]
+    pub delivery: Vec<(u64, DeliveryState, Option<String>)>,
 }
+
+/// How many delivery reports a session keeps.
+pub const MAX_DELIVERY_REPORTS: usize = 500;
 
 /// An operator's note on a client, shown in the preview and the Client tab.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -286,6 +301,44 @@ pub enum Event {
         /// The next attempt, or `None` when given up.
         next_at: Option<Millis>,
     },
+    /// An admin configured a messaging channel (credentials and the group its clients go to).
+    ChannelConfigured {
+        config: ChannelConfig,
+    },
+    /// A call to a channel provider is owed (an operator's reply, a profile lookup).
+    OutboundQueued {
+        item: Outgoing,
+    },
+    /// The provider took it; `provider_id` is its id of the message, when it gave one.
+    OutboundSent {
+        id: String,
+        #[serde(default)]
+        provider_id: Option<String>,
+    },
+    /// An attempt failed: retried at `next_at`, or given up when `None`.
+    OutboundFailed {
+        id: String,
+        error: String,
+        next_at: Option<Millis>,
+    },
+    /// A channel client's name became known (profile lookup).
+    ClientRenamed {
+        client: String,
+        session: String,
+        name: String,
+    },
+    /// The provider reports what became of an operator's message.
+    DeliveryUpdated {
+        session: String,
+        seq: u64,
+        state: DeliveryState,
+        #[serde(default)]
+        error: Option<String>,
+    },
+    /// A provider delivery id (VK's `event_id`) was handled; its retries change nothing.
+    InboundSeen {
+        key: String,
+    },
     SessionClosed {
         client: String,
         session: String,
@@ -334,6 +387,9 @@ impl Event {
             }
             | Event::SessionClosed {
                 client, session, ..
+            }
+            | Event::ClientRenamed {
+                client, session, ..
             } => (Some(client), Some(session)),
             _ => (None, None),
         }
@@ -361,6 +417,13 @@ impl Event {
             Event::MailSent { .. } => "mail_sent",
             Event::MailFailed { .. } => "mail_failed",
             Event::SessionClosed { .. } => "session_closed",
+            Event::ChannelConfigured { .. } => "channel_configured",
+            Event::OutboundQueued { .. } => "outbound_queued",
+            Event::OutboundSent { .. } => "outbound_sent",
+            Event::OutboundFailed { .. } => "outbound_failed",
+            Event::ClientRenamed { .. } => "client_renamed",
+            Event::DeliveryUpdated { .. } => "delivery_updated",
+            Event::InboundSeen { .. } => "inbound_seen",
         }
     }
 }
@@ -470,6 +533,34 @@ pub enum Command {
         session: String,
         by: Closer,
     },
+    /// An admin sets a channel's configuration (replacing the previous one).
+    ConfigureChannel(ChannelConfig),
+    /// A channel user wrote: a first message makes a waiting client (with these ids), later
+    /// ones join its conversation; a provider retry changes nothing.
+    ChannelMessage {
+        inbound: Inbound,
+        client: String,
+        session: String,
+        /// The provider's id of the whole delivery (VK `event_id`), when it has one.
+        delivery: Option<String>,
+    },
+    /// A provider reports what became of messages an operator sent.
+    ChannelStatus(StatusUpdate),
+    /// The serving operator sends a configured WhatsApp template.
+    SendTemplate {
+        session: String,
+        operator: String,
+        name: String,
+        values: Vec<String>,
+    },
+    /// The adapter reports how a call to a provider went: its HTTP status and body, or
+    /// (`status` 0) why there was no answer at all.
+    OutboundResult {
+        id: String,
+        status: u16,
+        body: Vec<u8>,
+        error: Option<String>,
+    },
 }
 
 /// The state of one tenant.
@@ -487,6 +578,18 @@ pub struct Lobby {
     /// E-mails owed and not sent yet.
     #[serde(default)]
     pub outbox: BTreeMap<String, Mail>,
+    /// The messaging channels' configurations.
+    #[serde(default)]
+    pub channels: Channels,
+    /// Calls to channel providers owed and not done yet.
+    #[serde(default)]
+    pub outgoing: BTreeMap<String, Outgoing>,
+    /// Recently handled provider message and delivery ids (retries change nothing).
+    #[serde(default)]
+    pub seen: Recent,
+    /// Provider ids of recently sent operator messages → (session, seq), for status reports.
+    #[serde(default)]
+    pub sent_ids: SentIds,
     /// When recent clients were accepted from each queue (for honest wait estimates).
     #[serde(default)]
     pub recent_accepts: Vec<(Target, Millis)>,
@@ -547,6 +650,8 @@ impl Lobby {
             index.widget_key.insert(w.key.clone(), w.id.clone());
         }
         self.index = index;
+        self.seen.reindex();
+        self.sent_ids.reindex();
     }
 
     // ------------------------------------------------------------------ queries
@@ -685,6 +790,11 @@ impl Lobby {
     /// Checks a command and answers the events it causes; changes nothing.
     pub fn decide(&self, cmd: &Command, at: Millis) -> Result<Vec<Event>, ApiError> {
         match cmd {
+            Command::ConfigureChannel(_)
+            | Command::ChannelMessage { .. }
+            | Command::ChannelStatus(_)
+            | Command::SendTemplate { .. }
+            | Command::OutboundResult { .. } => self.decide_channel(cmd, at),
             Command::EnterByInvitation {
                 client,
                 session,
@@ -1017,7 +1127,12 @@ impl Lobby {
                 if text.trim().is_empty() && attachments.is_empty() {
                     return Err(ApiError::invalid("a message needs text or an attachment"));
                 }
-                Ok(vec![Event::MessagePosted {
+                // An operator's reply to a channel client also goes out through the provider.
+                let outbound = match author {
+                    Author::Operator(_) => self.reply_outbound(c, s, text, attachments, at)?,
+                    _ => vec![],
+                };
+                let mut events = vec![Event::MessagePosted {
                     client: c.id.clone(),
                     session: session.clone(),
                     seq: s.next_seq,
@@ -1026,7 +1141,13 @@ impl Lobby {
                     text: text.clone(),
                     attachments: attachments.clone(),
                     key: key.clone(),
-                }])
+                }];
+                events.extend(
+                    outbound
+                        .into_iter()
+                        .map(|item| Event::OutboundQueued { item }),
+                );
+                Ok(events)
             }
             Command::VisitPage { client, url, title } => {
                 let c = self.client(client)?;
@@ -1068,6 +1189,13 @@ impl Lobby {
     /// Folds one event into the state. `at` is when it happened.
     pub fn apply(&mut self, event: &Event, at: Millis) {
         match event {
+            Event::ChannelConfigured { .. }
+            | Event::OutboundQueued { .. }
+            | Event::OutboundSent { .. }
+            | Event::OutboundFailed { .. }
+            | Event::ClientRenamed { .. }
+            | Event::DeliveryUpdated { .. }
+            | Event::InboundSeen { .. } => self.apply_channel(event, at),
             Event::TenantCreated { tenant } => self.tenant = Some(tenant.clone()),
             Event::GroupCreated { group } => {
                 self.groups.insert(group.id.clone(), group.clone());
@@ -1173,6 +1301,8 @@ impl Lobby {
                         tags: vec![],
                         notes: vec![],
                         keys: vec![],
+                        last_client_at: None,
+                        delivery: vec![],
                         pages: details
                             .page
                             .iter()
@@ -1266,9 +1396,19 @@ impl Lobby {
                 }
             }
             Event::MessagePosted {
-                session, seq, key, ..
+                session,
+                seq,
+                key,
+                from,
+                ..
             } => {
+                if let Some(k) = key.as_deref().filter(|k| k.starts_with("in:")) {
+                    self.seen.insert(k);
+                }
                 if let Some(s) = self.sessions.get_mut(session) {
+                    if *from == Party::Client {
+                        s.last_client_at = Some(at);
+                    }
                     s.next_seq = s.next_seq.max(seq + 1);
                     if let Some(k) = key {
                         s.keys.push((k.clone(), *seq));
@@ -1377,7 +1517,11 @@ impl Lobby {
         }
     }
 
-    fn check_target(&self, target: &Target) -> Result<(), ApiError> {
+    pub(crate) fn next_order(&self) -> u64 {
+        self.next_order
+    }
+
+    pub(crate) fn check_target(&self, target: &Target) -> Result<(), ApiError> {
         match target {
             Target::Group(g) => self.group(g).map(|_| ()),
             Target::Operator(o) => self.operator(o).map(|_| ()),

@@ -136,7 +136,9 @@ fn paths_and_schemas() -> Value {
     );
     let message = obj(
         json!({"seq": s("integer"), "from": {"type":"string","enum":["client","operator","system"]},
-               "text": s("string"), "attachments": {"type":"array","items": s("object")}, "at": s("string")}),
+               "text": s("string"), "attachments": {"type":"array","items": s("object")}, "at": s("string"),
+               "delivery": {"type": "string", "enum": ["sent", "delivered", "read", "failed"],
+                            "description": "an operator's message to a messaging-channel client: what the provider last reported"}}),
         &["seq", "from", "text", "at"],
     );
     let queue_item = obj(
@@ -165,6 +167,12 @@ fn paths_and_schemas() -> Value {
         json!({"text": s("string"), "attachments": {"type":"array","items": obj(json!({"url": s("string")}), &["url"])}}),
         &["text"],
     );
+    let channel_view = obj(
+        json!({"channel": {"type":"string","enum":["messenger","whatsapp","vk"]}, "group": s("string"),
+               "webhook": s("string"), "page_id": s("string"), "phone_number_id": s("string"),
+               "community_id": s("string"), "api_base": s("string")}),
+        &["channel", "group", "webhook"],
+    );
     let presence = json!({"type":"string","enum":["online","away","offline"]});
     let websocket = |summary: &str, security: &str| {
         json!({"get": {
@@ -182,7 +190,7 @@ fn paths_and_schemas() -> Value {
         }})
     };
 
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "Lobby API", "version": "1.0.0",
                  "description": "Lobby, the edge-native omnichannel contact center: clients wait in a queue, operators preview, accept, redirect and converse."},
@@ -266,7 +274,72 @@ fn paths_and_schemas() -> Value {
             "/api/v1/client/leave": {"post": op("the client leaves the queue or ends its session", Some("client"), None, (200, status_ok), &[401, 404])},
             "/api/v1/client/events": websocket("the client's events (WebSocket)", "client"),
         }
-    })
+    });
+    let channels = json!({
+            "/api/v1/channels": {"get": op("the configured messaging channels, without secrets (admin)", Some("operator"), None,
+                (200, obj(json!({"channels": {"type":"array","items": channel_view.clone()}}), &["channels"])), &[401, 403])},
+            "/api/v1/channels/{channel}": {"parameters": [{"name": "channel", "in": "path", "required": true,
+                    "schema": {"type": "string", "enum": ["messenger", "whatsapp", "vk"]}}],
+                "get": op("a channel's configuration, without secrets (admin)", Some("operator"), None, (200, channel_view.clone()), &[401, 403, 404]),
+                "put": op("configure a messaging channel: credentials and the group its clients wait in (admin)", Some("operator"),
+                    Some(json!({"oneOf": [
+                        obj(json!({"page_id": s("string"), "app_secret": s("string"), "verify_token": s("string"),
+                            "page_access_token": s("string"), "group": s("string"), "api_base": s("string")}),
+                            &["page_id", "app_secret", "verify_token", "page_access_token", "group"]),
+                        obj(json!({"phone_number_id": s("string"), "app_secret": s("string"), "verify_token": s("string"),
+                            "access_token": s("string"), "group": s("string"), "api_base": s("string")}),
+                            &["phone_number_id", "app_secret", "verify_token", "access_token", "group"]),
+                        obj(json!({"community_id": s("string"), "confirmation": s("string"), "secret": s("string"),
+                            "access_token": s("string"), "group": s("string"), "api_base": s("string")}),
+                            &["community_id", "confirmation", "secret", "access_token", "group"])]})),
+                    (200, channel_view), &[400, 401, 403, 404, 413, 422])},
+    });
+    let templates = json!({
+        "/api/v1/channels/whatsapp/templates": {"get": op("the WhatsApp templates operators may send", Some("operator"), None,
+            (200, obj(json!({"templates": {"type": "array", "items": obj(json!({"name": s("string"), "language": s("string"),
+                "parameters": {"type": "array", "items": s("string")}}), &["name", "language"])}}), &["templates"])), &[401])},
+        "/api/v1/sessions/{id}/template": {"parameters": [path_param("id")], "post": op(
+            "send a WhatsApp template to the client (allowed outside the 24-hour window)", Some("operator"),
+            Some(obj(json!({"name": s("string"), "values": {"type": "array", "items": s("string")}}), &["name"])),
+            (201, obj(json!({"seq": s("integer")}), &["seq"])), &[400, 401, 403, 404, 409, 413, 422])},
+    });
+    let text =
+        |d: &str| json!({"description": d, "content": {"text/plain": {"schema": s("string")}}});
+    let tenant =
+        json!({"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}});
+    let meta_hook = |name: &str| {
+        json!({"parameters": [tenant.clone()],
+            "get": {"summary": format!("{name}: Meta's verification handshake (hub.mode, hub.verify_token, hub.challenge)"),
+                "parameters": [
+                    {"name": "hub.mode", "in": "query", "required": true, "schema": {"type": "string", "enum": ["subscribe"]}},
+                    {"name": "hub.verify_token", "in": "query", "required": true, "schema": s("string")},
+                    {"name": "hub.challenge", "in": "query", "required": true, "schema": s("string")}],
+                "responses": {"200": text("the challenge"), "403": answer("wrong verify token", error_ref()),
+                              "404": answer("the channel is not configured", error_ref())}},
+            "post": {"summary": format!("{name}: a webhook delivery, signed with X-Hub-Signature-256 over the raw body"),
+                "parameters": [{"name": "X-Hub-Signature-256", "in": "header", "required": true, "schema": s("string")}],
+                "requestBody": body(s("object")),
+                "responses": {"200": text("ok"), "400": answer("malformed", error_ref()),
+                              "401": answer("no signature", error_ref()), "403": answer("wrong signature", error_ref()),
+                              "404": answer("the channel is not configured", error_ref()),
+                              "413": answer("too large", error_ref())}}})
+    };
+    let hooks = json!({
+        "/hooks/{tenant}/messenger": meta_hook("Facebook Messenger"),
+        "/hooks/{tenant}/whatsapp": meta_hook("WhatsApp Cloud API"),
+        "/hooks/{tenant}/vk": {"parameters": [tenant],
+            "post": {"summary": "VK Callback API: answered with the confirmation string for `confirmation`, `ok` for every other event; the body's `secret` must match",
+                "requestBody": body(s("object")),
+                "responses": {"200": text("the confirmation string, or ok"), "400": answer("malformed", error_ref()),
+                              "401": answer("no secret", error_ref()), "403": answer("wrong secret or community", error_ref()),
+                              "404": answer("the channel is not configured", error_ref())}}},
+    });
+    for more in [&channels, &templates, &hooks] {
+        if let (Some(paths), Some(more)) = (doc["paths"].as_object_mut(), more.as_object()) {
+            paths.extend(more.clone());
+        }
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -278,13 +351,19 @@ mod tests {
     fn every_documented_path_is_routed() {
         let doc = document();
         for (path, item) in doc["paths"].as_object().unwrap() {
-            let concrete = path.replace("{id}", "x_1").replace("{key}", "acme.k");
+            let concrete = path
+                .replace("{id}", "x_1")
+                .replace("{key}", "acme.k")
+                .replace("{tenant}", "acme");
             for method in ["get", "post", "put"] {
                 if item.get(method).is_some() {
-                    assert!(
-                        route(method, &concrete).is_ok(),
-                        "{method} {path} is documented but not routed"
-                    );
+                    let routed = if concrete.starts_with("/hooks/") {
+                        crate::channels::desk::hook_route(method, &concrete)
+                            .is_some_and(|r| r.is_ok())
+                    } else {
+                        route(method, &concrete).is_ok()
+                    };
+                    assert!(routed, "{method} {path} is documented but not routed");
                 }
             }
         }
@@ -313,6 +392,7 @@ mod tests {
             "/api/v1/client/messages",
             "/api/v1/client/pages",
             "/api/v1/client/events",
+            "/api/v1/channels/{channel}",
         ] {
             assert!(
                 paths.contains_key(p),

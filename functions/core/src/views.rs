@@ -187,6 +187,24 @@ impl Lobby {
             .unwrap_or_default()
     }
 
+    /// Messages read from the journal, with the delivery reports the state holds for them.
+    pub fn with_delivery(&self, session: &str, mut messages: Vec<Message>) -> Vec<Message> {
+        let Some(s) = self.sessions.get(session) else {
+            return messages;
+        };
+        if s.delivery.is_empty() {
+            return messages;
+        }
+        for m in &mut messages {
+            if let Some((state, _)) = self.delivery_of(session, m.seq) {
+                m.delivery = serde_json::to_value(state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string));
+            }
+        }
+        messages
+    }
+
     /// The message an event carries, as the API shows it.
     pub fn message_of(event: &Event, at: crate::Millis) -> Option<(String, Message)> {
         match event {
@@ -205,6 +223,7 @@ impl Lobby {
                     text: text.clone(),
                     attachments: attachments.clone(),
                     at: rfc3339(at),
+                    delivery: None,
                 },
             )),
             _ => None,
@@ -287,6 +306,16 @@ impl Lobby {
                 }),
                 _ => None,
             },
+            // A channel client named by its profile while waiting: its row again, renamed.
+            Event::ClientRenamed { client, .. } => {
+                let c = self.clients.get(client)?;
+                match &c.state {
+                    ClientState::Waiting { target, .. } if sees(target) => {
+                        Some(waiting(self.queue_item(c, self.position(c)?)))
+                    }
+                    _ => None,
+                }
+            }
             Event::ClientLeft { client, from, .. } if sees(from) => {
                 Some(removed(client, RemovedReason::Left, None))
             }

@@ -42,6 +42,7 @@ fn whatsapp_config() -> WhatsappConfig {
         access_token: TOKEN.into(),
         group: "support".into(),
         api_base: None,
+        templates: vec![],
     }
 }
 

@@ -1190,6 +1190,7 @@ fn busy_world() -> World {
                 .unwrap()
                 .clone(),
             contact: Some("email:jana@example.cz".into()),
+            channel_user: None,
         },
         target: g("sales"),
     });

@@ -341,6 +341,10 @@ pub struct Message {
     #[serde(default)]
     pub attachments: Vec<Attachment>,
     pub at: String,
+    /// For an operator's message to a messaging-channel client: what the provider last reported
+    /// (`sent`, `delivered`, `read`, `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -35,6 +35,18 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/client/leave"),
     ("get", "/api/v1/ping"),
     ("get", "/api/v1/openapi.json"),
+    // Channel configuration (the channels issue).
+    ("get", "/api/v1/channels"),
+    ("get", "/api/v1/channels/{channel}"),
+    ("put", "/api/v1/channels/{channel}"),
+    ("get", "/api/v1/channels/whatsapp/templates"),
+    ("post", "/api/v1/sessions/{id}/template"),
+    // The channels' webhooks (each speaks its provider's protocol).
+    ("get", "/hooks/{tenant}/messenger"),
+    ("post", "/hooks/{tenant}/messenger"),
+    ("get", "/hooks/{tenant}/whatsapp"),
+    ("post", "/hooks/{tenant}/whatsapp"),
+    ("post", "/hooks/{tenant}/vk"),
 ];
 
 /// `/a/{x}/b` → `/a/{}/b`: parameter names are the server's choice.

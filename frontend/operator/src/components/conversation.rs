@@ -71,6 +71,17 @@ fn is_image(a: &Attachment) -> bool {
 pub fn MessageView(message: Message) -> impl IntoView {
     let lang = store().lang;
     let at = message.at.clone();
+    // What the channel's provider reported of an operator's message to a channel client.
+    let delivery = message.delivery.clone().and_then(|d| {
+        let text = match d.as_str() {
+            "sent" => Text::DeliverySent,
+            "delivered" => Text::DeliveryDelivered,
+            "read" => Text::DeliveryRead,
+            "failed" => Text::DeliveryFailed,
+            _ => return None,
+        };
+        Some((d, text))
+    });
     let who = match message.from {
         Party::Client => Text::ClientParty,
         Party::Operator => Text::You,
@@ -111,6 +122,10 @@ pub fn MessageView(message: Message) -> impl IntoView {
                 {(message.from != Party::System).then(|| tr(who))}
                 " · "
                 {move || when(&at, lang.get())}
+                {delivery.map(|(d, text)| view! {
+                    " · "
+                    <span class="delivery" data-testid="delivery" data-delivery=d>{tr(text)}</span>
+                })}
             </span>
         </li>
     }
@@ -190,6 +205,7 @@ pub fn Conversation(tab: Tab) -> impl IntoView {
                                 text,
                                 attachments: vec![],
                                 at: now_rfc3339(),
+                                delivery: None,
                             }],
                         );
                     });

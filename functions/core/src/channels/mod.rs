@@ -12,6 +12,7 @@
 //! a channel does not use are skipped rather than refused, because providers add new ones without
 //! asking and a refused delivery is retried for days.
 
+pub mod desk;
 pub mod messenger;
 pub mod vk;
 pub mod whatsapp;
@@ -152,6 +153,128 @@ pub enum DeliveryState {
 pub struct Profile {
     pub name: Option<String>,
     pub avatar_url: Option<String>,
+}
+
+/// One channel's configuration, as an admin sets it and the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "channel", rename_all = "lowercase")]
+pub enum ChannelConfig {
+    Messenger(messenger::MessengerConfig),
+    Whatsapp(whatsapp::WhatsappConfig),
+    Vk(vk::VkConfig),
+}
+
+impl ChannelConfig {
+    pub fn channel(&self) -> Channel {
+        match self {
+            ChannelConfig::Messenger(_) => Channel::Messenger,
+            ChannelConfig::Whatsapp(_) => Channel::Whatsapp,
+            ChannelConfig::Vk(_) => Channel::Vk,
+        }
+    }
+
+    /// The Lobby group this channel's clients wait in.
+    pub fn group(&self) -> &str {
+        match self {
+            ChannelConfig::Messenger(c) => &c.group,
+            ChannelConfig::Whatsapp(c) => &c.group,
+            ChannelConfig::Vk(c) => &c.group,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ApiError> {
+        match self {
+            ChannelConfig::Messenger(c) => c.validate(),
+            ChannelConfig::Whatsapp(c) => c.validate(),
+            ChannelConfig::Vk(c) => c.validate(),
+        }
+    }
+
+    /// What a GET shows: the channel's name, its public settings, never a secret or token.
+    pub fn public(&self) -> Value {
+        let (channel, view) = match self {
+            ChannelConfig::Messenger(c) => (Channel::Messenger, serde_json::to_value(c.public())),
+            ChannelConfig::Whatsapp(c) => (Channel::Whatsapp, serde_json::to_value(c.public())),
+            ChannelConfig::Vk(c) => (Channel::Vk, serde_json::to_value(c.public())),
+        };
+        let mut view = view.unwrap_or(Value::Null);
+        if let Some(o) = view.as_object_mut() {
+            o.insert("channel".into(), Value::String(channel.as_str().into()));
+        }
+        view
+    }
+}
+
+impl Channel {
+    /// `messenger`, `whatsapp`, `vk`; anything else is no channel Lobby has.
+    pub fn parse(name: &str) -> Option<Channel> {
+        match name {
+            "messenger" => Some(Channel::Messenger),
+            "whatsapp" => Some(Channel::Whatsapp),
+            "vk" => Some(Channel::Vk),
+            _ => None,
+        }
+    }
+
+    /// The kind of entry a client of this channel makes (and the icon of its queue row).
+    pub fn entry(self) -> lobby_wire::EntryKind {
+        match self {
+            Channel::Messenger => lobby_wire::EntryKind::Messenger,
+            Channel::Whatsapp => lobby_wire::EntryKind::Whatsapp,
+            Channel::Vk => lobby_wire::EntryKind::Vk,
+        }
+    }
+
+    pub fn of_entry(entry: lobby_wire::EntryKind) -> Option<Channel> {
+        match entry {
+            lobby_wire::EntryKind::Messenger => Some(Channel::Messenger),
+            lobby_wire::EntryKind::Whatsapp => Some(Channel::Whatsapp),
+            lobby_wire::EntryKind::Vk => Some(Channel::Vk),
+            _ => None,
+        }
+    }
+
+    /// How the operator reads its name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Messenger => "Messenger",
+            Channel::Whatsapp => "WhatsApp",
+            Channel::Vk => "VK",
+        }
+    }
+}
+
+/// The tenant's channel configurations, one per channel at most.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channels {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messenger: Option<messenger::MessengerConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp: Option<whatsapp::WhatsappConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vk: Option<vk::VkConfig>,
+}
+
+impl Channels {
+    pub fn get(&self, channel: Channel) -> Option<ChannelConfig> {
+        match channel {
+            Channel::Messenger => self.messenger.clone().map(ChannelConfig::Messenger),
+            Channel::Whatsapp => self.whatsapp.clone().map(ChannelConfig::Whatsapp),
+            Channel::Vk => self.vk.clone().map(ChannelConfig::Vk),
+        }
+    }
+
+    pub fn set(&mut self, config: ChannelConfig) {
+        match config {
+            ChannelConfig::Messenger(c) => self.messenger = Some(c),
+            ChannelConfig::Whatsapp(c) => self.whatsapp = Some(c),
+            ChannelConfig::Vk(c) => self.vk = Some(c),
+        }
+    }
+
+    pub fn group_of(&self, channel: Channel) -> Option<String> {
+        self.get(channel).map(|c| c.group().to_string())
+    }
 }
 
 // ---------------------------------------------------------------- outbound requests

@@ -49,7 +49,14 @@ pub struct WhatsappConfig {
     /// The Graph API's base URL, for tests and proxies; Meta's own when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_base: Option<String>,
+    /// The message templates approved by Meta that operators may send (the only messages
+    /// allowed outside the 24-hour window).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<Template>,
 }
+
+/// At most this many templates per number.
+pub const MAX_TEMPLATES: usize = 100;
 
 /// What a GET of the configuration shows: no secret, no token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +65,8 @@ pub struct WhatsappPublic {
     pub group: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_base: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<Template>,
 }
 
 impl WhatsappConfig {
@@ -70,7 +79,12 @@ impl WhatsappConfig {
             phone_number_id: self.phone_number_id.clone(),
             group: self.group.clone(),
             api_base: self.api_base.clone(),
+            templates: self.templates.clone(),
         }
+    }
+
+    pub fn template(&self, name: &str) -> Option<&Template> {
+        self.templates.iter().find(|t| t.name == name)
     }
 
     pub fn validate(&self) -> Result<(), ApiError> {
@@ -83,7 +97,46 @@ impl WhatsappConfig {
                 ("group", &self.group),
             ],
             &self.api_base,
-        )
+        )?;
+        if self.templates.len() > MAX_TEMPLATES {
+            return Err(ApiError::invalid(format!(
+                "`templates`: at most {MAX_TEMPLATES}"
+            )));
+        }
+        for (i, t) in self.templates.iter().enumerate() {
+            // Meta's template names: letters, digits and underscores.
+            let name_ok = !t.name.is_empty()
+                && t.name.len() <= 512
+                && t.name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !name_ok {
+                return Err(ApiError::invalid(format!(
+                    "`templates[{i}].name` must be letters, digits and underscores"
+                )));
+            }
+            let lang_ok = (2..=15).contains(&t.language.len())
+                && t.language
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !lang_ok {
+                return Err(ApiError::invalid(format!(
+                    "`templates[{i}].language` must be a language code such as en_US"
+                )));
+            }
+            if t.parameters.iter().any(|p| p.trim().is_empty()) || t.parameters.len() > 20 {
+                return Err(ApiError::invalid(format!(
+                    "`templates[{i}].parameters`: at most 20 labels, none empty"
+                )));
+            }
+            if self.templates[..i].iter().any(|o| o.name == t.name) {
+                return Err(ApiError::invalid(format!(
+                    "`templates`: {} is listed twice",
+                    t.name
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -96,6 +149,7 @@ impl fmt::Debug for WhatsappConfig {
             .field("access_token", &redacted(&self.access_token))
             .field("group", &self.group)
             .field("api_base", &self.api_base)
+            .field("templates", &self.templates)
             .finish()
     }
 }
