@@ -80,6 +80,7 @@ cargo-test:
 # On the Spin host: the operator app's flow and transport tests and its reconnect tests, and the
 # widget's WebChat flow (entry, live position, accept, messages both ways, reload, lost connection)
 # and the embed: live events as Server-Sent Events, the frontends served by the Spin component.
+# (The operator tests' screenshots of this run go to a scratch folder, not docs/screenshots.)
 SPIN_BROWSER_TESTS := tests/browser/operator.test.mjs tests/browser/transport.test.mjs tests/browser/reconnect.test.mjs
 SPIN_WIDGET_TESTS := tests/widget/webchat.test.mjs tests/widget/embed.test.mjs
 
@@ -89,7 +90,8 @@ browser-test:
 	@$(call say,test,client widget in Chromium on a company page (tests/widget/run.sh))
 	@bash tests/widget/run.sh
 	@$(call say,test,operator app in Chromium on the local Spin host (LOBBY_E2E_RUNTIME=spin tests/browser/run.sh))
-	@LOBBY_E2E_RUNTIME=spin bash tests/browser/run.sh $(SPIN_BROWSER_TESTS)
+	@LOBBY_E2E_RUNTIME=spin LOBBY_SCREENSHOT_DIR="$${TMPDIR:-/tmp}/lobby-spin-screenshots" \
+	  bash tests/browser/run.sh $(SPIN_BROWSER_TESTS)
 	@$(call say,test,client widget in Chromium on the local Spin host (LOBBY_E2E_RUNTIME=spin tests/widget/run.sh))
 	@LOBBY_E2E_RUNTIME=spin bash tests/widget/run.sh $(SPIN_WIDGET_TESTS)
 
