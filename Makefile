@@ -6,7 +6,7 @@
 #                `make dev SPIN=1` serves the same on the local Spin host (tests/spin-host)
 #   make test    install tools, rustfmt check, clippy (native + wasm32 + wasip2), build, cargo test
 #                (core, operator app, the end-to-end suite on wrangler dev and on the Spin host),
-#                browser tests (Chromium)
+#                browser tests (Chromium; on wrangler dev and on the Spin host)
 #   make bench   build, run the benchmarks (tests/e2e bin `bench`, tests/browser/bench.mjs,
 #                tests/widget/bench.mjs)
 #   make fuzz    run every fuzz target (tests/fuzz) for FUZZ_SECONDS each (default 60)
@@ -76,14 +76,28 @@ cargo-test:
 	@$(ENV) cargo test
 	@$(call say,test,cargo test of the operator app's logic (lobby-operator natively))
 	@$(ENV) cargo test -p lobby-operator
+	@$(call say,test,the Spin component's own tests (static file paths and media types; lobby-spin natively))
+	@$(ENV) cargo test -p lobby-spin --lib
 	@$(call say,test,the end-to-end suite again on the local Spin host (LOBBY_E2E_RUNTIME=spin))
 	@$(ENV) LOBBY_E2E_RUNTIME=spin cargo test -p lobby-e2e
+
+# On the Spin host: the operator app's flow and transport tests and its reconnect tests, and the
+# widget's WebChat flow (entry, live position, accept, messages both ways, reload, lost connection)
+# and the embed: live events as Server-Sent Events, the frontends served by the Spin component.
+# (The operator tests' screenshots of this run go to a scratch folder, not docs/screenshots.)
+SPIN_BROWSER_TESTS := tests/browser/operator.test.mjs tests/browser/transport.test.mjs tests/browser/reconnect.test.mjs
+SPIN_WIDGET_TESTS := tests/widget/webchat.test.mjs tests/widget/embed.test.mjs
 
 browser-test:
 	@$(call say,test,operator app in Chromium (tests/browser/run.sh))
 	@bash tests/browser/run.sh
 	@$(call say,test,client widget in Chromium on a company page (tests/widget/run.sh))
 	@bash tests/widget/run.sh
+	@$(call say,test,operator app in Chromium on the local Spin host (LOBBY_E2E_RUNTIME=spin tests/browser/run.sh))
+	@LOBBY_E2E_RUNTIME=spin LOBBY_SCREENSHOT_DIR="$${TMPDIR:-/tmp}/lobby-spin-screenshots" \
+	  bash tests/browser/run.sh $(SPIN_BROWSER_TESTS)
+	@$(call say,test,client widget in Chromium on the local Spin host (LOBBY_E2E_RUNTIME=spin tests/widget/run.sh))
+	@LOBBY_E2E_RUNTIME=spin bash tests/widget/run.sh $(SPIN_WIDGET_TESTS)
 
 test: install-tools fmt-check clippy clippy-wasm
 	@$(call say,test,building the worker and the frontends the tests run)

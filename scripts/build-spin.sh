@@ -4,10 +4,19 @@
 # $LOBBY_WASM_TARGET_DIR/spin (~/.cache/lobby/target/<clone>/wasm/spin: see env.sh), apart from the
 # worker's, so the two builds never wait for each other's cargo lock.
 # Skips the build when nothing it reads changed since the last one; LOBBY_FORCE_BUILD=1 rebuilds.
-# Also spin.toml's build command (`spin build`).
+#
+#   scripts/build-spin.sh                    the component only
+#   scripts/build-spin.sh --with-frontends   also the operator app and the widget into frontend/dist,
+#                                            the folder spin.toml mounts into the component (`files`);
+#                                            spin.toml's build command (`spin build`) runs this
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+
+if [ "${1:-}" = --with-frontends ]; then
+  scripts/build-frontend.sh
+  bash frontend/widget/build.sh
+fi
 
 OUT=functions/spin/build/lobby_spin.wasm
 INPUTS=(functions/spin functions/core functions/wire Cargo.toml Cargo.lock rust-toolchain.toml

@@ -38,7 +38,7 @@ say "building the host: cargo build --release -p lobby-spin-host (target dir $CA
 start=$(date +%s)
 env "${HOST_PROFILE[@]}" cargo build --release -p lobby-spin-host
 say "host ready in $(( $(date +%s) - start )) s: $HOST"
-scripts/build-spin.sh
+scripts/build-spin.sh --with-frontends
 
 [ "${1:-}" = --build ] && exit 0
 

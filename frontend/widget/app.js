@@ -343,6 +343,8 @@ function showOffline(prefill) {
 
 // ------------------------------------------------------------------ the conversation
 let chat = null;
+/** How the server delivers events ('websocket' or 'sse'), from GET /healthz; null: ask. */
+let transport = null;
 
 function openChat(session, resumed) {
   // The loader keeps `entry` as the button that opened this window; `kind` is how the client
@@ -426,25 +428,56 @@ class Chat {
     for (const el of this.log.querySelectorAll('.pending .state')) el.textContent = t(el.dataset.k);
   }
 
-  // ---- the event stream, resumed after the last message seen
-  connect() {
+  // ---- the event stream, resumed after the last message seen, over the transport the server
+  // offers (GET /healthz → `events`): a WebSocket, or Server-Sent Events where the server has no
+  // WebSockets (Spin). An EventSource reconnects by itself when the server ends a stream (it
+  // does every 25 s), resuming with Last-Event-ID; a failure before the stream opened (server
+  // away, token refused) takes the same backoff as a closed WebSocket. SSE is one-way: pings and
+  // typing are not sent (the operator does not see "typing" then).
+  async connect() {
     if (this.ended) return;
+    if (!transport) {
+      const r = await http('GET', '/healthz');
+      if (this.ended || this.ws) return; // (another connect() got there first)
+      if (r.status !== 200 || !r.body) return this.lost(null);
+      transport = r.body.events === 'sse' ? 'sse' : 'websocket';
+    }
     const u = new URL('/api/v1/client/events', location.href);
-    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     u.searchParams.set('token', this.token);
     u.searchParams.set('after', String(this.lastSeq));
+    const opened = () => { this.tries = 0; $('#conn', this.root).hidden = true; };
+    const message = (e) => { const ev = parse(e.data); if (ev) this.onEvent(ev); };
+    if (transport === 'sse') {
+      const es = (this.ws = new EventSource(u));
+      let open = false;
+      es.onopen = () => { open = true; opened(); };
+      es.onmessage = message;
+      es.onerror = () => {
+        if (this.ws !== es || this.ended) return;
+        // Ended after it opened and reconnecting by itself: let it.
+        if (open && es.readyState === EventSource.CONNECTING) { open = false; return; }
+        es.close();
+        this.lost(es);
+      };
+      return;
+    }
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = (this.ws = new WebSocket(u));
-    ws.onopen = () => { this.tries = 0; $('#conn', this.root).hidden = true; };
-    ws.onmessage = (e) => { const ev = parse(e.data); if (ev) this.onEvent(ev); };
-    ws.onclose = () => {
-      if (this.ws !== ws || this.ended) return;
-      this.ws = null;
-      $('#conn', this.root).hidden = false;
-      const delay = Math.min(30000, 500 * 2 ** this.tries) * (0.75 + Math.random() / 2);
-      this.tries++;
-      if (this.tries >= 3) this.checkToken();
-      this.timer = setTimeout(() => this.connect(), delay);
-    };
+    ws.onopen = opened;
+    ws.onmessage = message;
+    ws.onclose = () => this.lost(ws);
+  }
+
+  /** The stream `s` is gone (null: it could not start): show it, try again later. */
+  lost(s) {
+    if (this.ws !== s || this.ended) return;
+    this.ws = null;
+    transport = null; // ask again: the server may have changed
+    $('#conn', this.root).hidden = false;
+    const delay = Math.min(30000, 500 * 2 ** this.tries) * (0.75 + Math.random() / 2);
+    this.tries++;
+    if (this.tries >= 3) this.checkToken();
+    this.timer = setTimeout(() => this.connect(), delay);
   }
 
   reconnectNow() {
@@ -460,8 +493,9 @@ class Chat {
     if (r.status === 401 || r.status === 403 || r.status === 404) this.end();
   }
 
+  /** Up the WebSocket; nothing goes up a stream of Server-Sent Events. */
   wsSend(m) {
-    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(m));
+    if (this.ws instanceof WebSocket && this.ws.readyState === 1) this.ws.send(JSON.stringify(m));
   }
 
   onEvent(ev) {

@@ -1,6 +1,8 @@
 // The operator app "reconnects by itself after a network drop or a server restart and resumes
 // without losing or duplicating events" (docs/operator-app-contract.md, `connection-status`):
-// Debian's Chromium driven by playwright-core against the real `wrangler dev`.
+// Debian's Chromium driven by playwright-core against the real `wrangler dev` (or the Spin host
+// with LOBBY_E2E_RUNTIME=spin, where the app's events are a stream of Server-Sent Events: "one
+// WebSocket" below then means one open event stream).
 //
 // - Server restart: the whole `wrangler dev` process group is SIGKILLed (a crash, not a shutdown)
 //   and started again on the same port with the same persistence folder and secrets.
@@ -84,7 +86,7 @@ async function cutProxy(targetPort) {
       client.resetAndDestroy();
       return;
     }
-    const pair = { client, upstream: null, ws: false, silenced: false };
+    const pair = { client, upstream: null, ws: false, upgraded: false, silenced: false };
     pairs.add(pair);
     client.once('close', () => pairs.delete(pair));
     if (mode === 'silent') {
@@ -97,8 +99,18 @@ async function cutProxy(targetPort) {
     upstream.on('error', () => client.destroy());
     upstream.once('close', () => client.destroy());
     client.once('close', () => upstream.destroy());
-    client.once('data', (chunk) => {
-      if (/^GET [^ ]*\/operator\/events/.test(chunk.toString('latin1', 0, 200))) pair.ws = true;
+    // An event connection: a WebSocket (for good once upgraded), or a stream of Server-Sent
+    // Events (Spin), which the server ends after a while (the chunked body's last chunk) and
+    // whose keep-alive connection the browser may then reuse for another request.
+    client.on('data', (chunk) => {
+      if (pair.upgraded) return;
+      const head = chunk.toString('latin1', 0, 200);
+      if (/^[A-Z]+ \//.test(head)) pair.ws = /^GET [^ ]*\/operator\/events/.test(head);
+    });
+    upstream.on('data', (chunk) => {
+      if (pair.upgraded || !pair.ws) return;
+      if (chunk.toString('latin1', 0, 12) === 'HTTP/1.1 101') pair.upgraded = true;
+      else if (chunk.toString('latin1').endsWith('\r\n0\r\n\r\n') || chunk.toString('latin1') === '0\r\n\r\n') pair.ws = false;
     });
     client.pipe(upstream);
     upstream.pipe(client);
@@ -138,7 +150,7 @@ async function cutProxy(targetPort) {
         }
       }
     },
-    /** Live (not silenced) WebSocket connections of the operator app. */
+    /** Live (not silenced) event connections of the operator app (WebSocket or an open SSE stream). */
     liveSockets: () => [...pairs].filter((x) => x.ws && !x.silenced).length,
     close: () => new Promise((r) => {
       for (const pair of pairs) {

@@ -64,7 +64,16 @@ async fn call(
     body: Option<String>,
     timeout: Duration,
 ) -> Result<Value> {
-    let mut req = RequestBuilder::new(&format!("/api/v1{path}")).method(method);
+    call_url(method, &format!("/api/v1{path}"), body, timeout).await
+}
+
+async fn call_url(
+    method: Method,
+    url: &str,
+    body: Option<String>,
+    timeout: Duration,
+) -> Result<Value> {
+    let mut req = RequestBuilder::new(url).method(method);
     // A request into a silent network would otherwise wait for as long as the browser lets it.
     let abort = web_sys::AbortController::new().ok();
     if let Some(a) = &abort {
@@ -143,6 +152,11 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T> {
 /// A GET that gives up sooner (the reconnect probe: the next attempt comes anyway).
 pub async fn get_quick<T: DeserializeOwned>(path: &str, timeout: Duration) -> Result<T> {
     answer(call(Method::GET, path, None, timeout).await)
+}
+
+/// `GET /healthz`: whether the server is up, and which transport its event routes speak.
+pub async fn health(timeout: Duration) -> Result<lobby_wire::Health> {
+    answer(call_url(Method::GET, "/healthz", None, timeout).await)
 }
 
 pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T> {

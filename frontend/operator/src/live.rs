@@ -1,20 +1,28 @@
-//! The operator WebSocket (`/api/v1/operator/events`), kept alive for as long as the operator is
-//! signed in: it reconnects by itself with exponential backoff after a network drop or a server
-//! restart and resumes with `after=<the highest seq seen>`, so the journal replays exactly what
-//! was missed. Frames with a seq at or below that are dropped (no duplicates).
+//! The operator's live events (`/api/v1/operator/events`), kept for as long as the operator is
+//! signed in, over the transport the server offers (`GET /healthz` → `events`): a WebSocket on
+//! Cloudflare, Server-Sent Events (`EventSource`) on Spin. Either way the stream reconnects by
+//! itself with exponential backoff after a network drop or a server restart and resumes with
+//! `after=<the highest seq seen>`, so the journal replays exactly what was missed. Frames with a
+//! seq at or below that are dropped (no duplicates).
 //!
-//! After every `hello` the queue and the active sessions are fetched again, to be safe; frames
-//! arriving meanwhile wait in a buffer and are applied after the snapshot. That works because
-//! [`Store::apply`] is idempotent.
+//! After a `hello` on a new connection the queue and the active sessions are fetched again, to
+//! be safe; frames arriving meanwhile wait in a buffer and are applied after the snapshot. That
+//! works because [`Store::apply`] is idempotent.
+//!
+//! Server-Sent Events: the server ends each stream after a while (25 s on Spin) and the
+//! `EventSource` reconnects by itself, sending the last `id:` it saw as `Last-Event-ID`; the
+//! server replays from there, so such a reconnect needs no snapshot. A failure before the stream
+//! opened (server down, token refused) closes it and takes the backoff path above instead. The
+//! stream is one-way: no pings go up (a `keepalive` event comes down every 5 s instead).
 
 use std::cell::RefCell;
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use lobby_wire::{OperatorEvent, QueueList};
+use lobby_wire::{EventTransport, OperatorEvent, QueueList};
 use wasm_bindgen::{closure::Closure, JsCast};
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+use web_sys::{Event, EventSource, MessageEvent, WebSocket};
 
 use crate::api;
 use crate::store::{now_ms, store, Connection};
@@ -31,7 +39,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(8);
 struct Live {
     running: bool,
     socket: Option<Socket>,
-    /// Counts sockets, so that a late callback of an old one is ignored.
+    /// Counts connections, so that a late callback of an old one is ignored.
     generation: u32,
     /// The highest journal seq applied; `None` before the first `hello`.
     max_seq: Option<u64>,
@@ -40,20 +48,41 @@ struct Live {
     buffer: Option<Vec<OperatorEvent>>,
     last_heard: f64,
     timers_started: bool,
+    /// What the server offers; asked again after every lost connection (`None`: not known).
+    transport: Option<EventTransport>,
+}
+
+enum Conn {
+    Ws(WebSocket),
+    Sse(EventSource),
 }
 
 struct Socket {
-    ws: WebSocket,
-    // The callbacks must live as long as the socket.
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    conn: Conn,
+    /// An `EventSource` has opened its stream since its last error (so an error now is the end
+    /// of that stream, which it reconnects by itself).
+    open: bool,
+    /// This connection has had its `hello` (later ones are an `EventSource`'s own reconnects).
+    greeted: bool,
+    // The callbacks must live as long as the connection.
+    _callbacks: Vec<Closure<dyn FnMut(Event)>>,
 }
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        self.ws.set_onmessage(None);
-        self.ws.set_onclose(None);
-        let _ = self.ws.close();
+        match &self.conn {
+            Conn::Ws(ws) => {
+                ws.set_onmessage(None);
+                ws.set_onclose(None);
+                let _ = ws.close();
+            }
+            Conn::Sse(es) => {
+                es.set_onmessage(None);
+                es.set_onerror(None);
+                es.set_onopen(None);
+                es.close();
+            }
+        }
     }
 }
 
@@ -112,54 +141,124 @@ fn connect() {
     if !LIVE.with_borrow(|l| l.running) {
         return;
     }
+    let Some(transport) = LIVE.with_borrow(|l| l.transport) else {
+        // Ask the server which transport it offers, then connect.
+        spawn_local(async move {
+            let health = api::health(PROBE_TIMEOUT).await;
+            if !LIVE.with_borrow(|l| l.running && l.generation == generation) {
+                return;
+            }
+            match health {
+                Ok(h) => {
+                    LIVE.with_borrow_mut(|l| l.transport = Some(h.events));
+                    connect();
+                }
+                Err(_) => schedule_reconnect(generation),
+            }
+        });
+        return;
+    };
     let loc = window().location();
-    let scheme = if loc.protocol().ok().as_deref() == Some("https:") {
-        "wss"
-    } else {
-        "ws"
-    };
+    let secure = loc.protocol().ok().as_deref() == Some("https:");
     let host = loc.host().unwrap_or_default();
-    let mut url = format!(
-        "{scheme}://{host}/api/v1/operator/events?token={}",
-        api::seg(&token)
-    );
+    let mut query = format!("token={}", api::seg(&token));
     if let Some(seq) = LIVE.with_borrow(|l| l.max_seq) {
-        url.push_str(&format!("&after={seq}"));
+        query.push_str(&format!("&after={seq}"));
     }
-    let ws = match WebSocket::new(&url) {
-        Ok(ws) => ws,
-        Err(_) => {
-            schedule_reconnect(generation);
-            return;
-        }
-    };
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-        if let Some(text) = e.data().as_string() {
+    let on_message = Closure::<dyn FnMut(Event)>::new(move |e: Event| {
+        if let Some(text) = e.unchecked_ref::<MessageEvent>().data().as_string() {
             on_frame(generation, &text);
         }
     });
-    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_e: CloseEvent| {
-        let current = LIVE.with_borrow(|l| l.generation == generation);
-        if current {
-            drop_socket(true);
+    let socket = match transport {
+        EventTransport::Websocket => {
+            let scheme = if secure { "wss" } else { "ws" };
+            let url = format!("{scheme}://{host}/api/v1/operator/events?{query}");
+            let Ok(ws) = WebSocket::new(&url) else {
+                schedule_reconnect(generation);
+                return;
+            };
+            let on_close = Closure::<dyn FnMut(Event)>::new(move |_e: Event| {
+                if LIVE.with_borrow(|l| l.generation == generation) {
+                    drop_socket(true);
+                }
+            });
+            ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+            Socket {
+                conn: Conn::Ws(ws),
+                open: false,
+                greeted: false,
+                _callbacks: vec![on_message, on_close],
+            }
         }
-    });
-    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        EventTransport::Sse => {
+            let Ok(es) = EventSource::new(&format!("/api/v1/operator/events?{query}")) else {
+                schedule_reconnect(generation);
+                return;
+            };
+            let on_open = Closure::<dyn FnMut(Event)>::new(move |_e: Event| {
+                LIVE.with_borrow_mut(|l| {
+                    if l.generation == generation {
+                        l.last_heard = now_ms();
+                        if let Some(s) = &mut l.socket {
+                            s.open = true;
+                        }
+                    }
+                });
+            });
+            let on_error = Closure::<dyn FnMut(Event)>::new(move |_e: Event| {
+                // The stream ended after it had opened and the browser is reconnecting with
+                // `Last-Event-ID`: let it. Anything else goes the backoff way.
+                let own_reconnect = LIVE.with_borrow_mut(|l| {
+                    if l.generation != generation {
+                        return None;
+                    }
+                    let s = l.socket.as_mut()?;
+                    let Conn::Sse(es) = &s.conn else { return None };
+                    let reconnecting = s.open && es.ready_state() == EventSource::CONNECTING;
+                    s.open = false;
+                    Some(reconnecting)
+                });
+                if own_reconnect == Some(false) {
+                    drop_socket(true);
+                }
+            });
+            // Not a frame: it only proves the stream alive.
+            let on_keepalive = Closure::<dyn FnMut(Event)>::new(move |_e: Event| {
+                LIVE.with_borrow_mut(|l| {
+                    if l.generation == generation {
+                        l.last_heard = now_ms();
+                    }
+                });
+            });
+            es.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            es.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+            es.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            let _ = es.add_event_listener_with_callback(
+                "keepalive",
+                on_keepalive.as_ref().unchecked_ref(),
+            );
+            Socket {
+                conn: Conn::Sse(es),
+                open: false,
+                greeted: false,
+                _callbacks: vec![on_message, on_open, on_error, on_keepalive],
+            }
+        }
+    };
     LIVE.with_borrow_mut(|l| {
         l.last_heard = now_ms();
-        l.socket = Some(Socket {
-            ws,
-            _on_message: on_message,
-            _on_close: on_close,
-        });
+        l.socket = Some(socket);
     });
 }
 
-/// The socket is gone (closed, dead or the browser went offline): show it and try again later.
+/// The connection is gone (closed, dead or the browser went offline): show it and try again
+/// later, asking the server afresh which transport it offers.
 fn drop_socket(reconnect: bool) {
     let (socket, generation, running) = LIVE.with_borrow_mut(|l| {
         l.generation += 1;
+        l.transport = None;
         (l.socket.take(), l.generation, l.running)
     });
     // Dropping a socket runs its callbacks' destructors: outside the borrow.
@@ -209,17 +308,24 @@ fn schedule_reconnect(generation: u32) {
 }
 
 fn heartbeat() {
-    let (socket, silent) = LIVE.with_borrow(|l| {
+    let (socket, ws, silent) = LIVE.with_borrow(|l| {
         (
-            l.socket.as_ref().map(|s| s.ws.clone()),
+            l.socket.is_some(),
+            l.socket.as_ref().and_then(|s| match &s.conn {
+                Conn::Ws(ws) => Some(ws.clone()),
+                Conn::Sse(_) => None,
+            }),
             now_ms() - l.last_heard,
         )
     });
-    let Some(ws) = socket else { return };
+    if !socket {
+        return;
+    }
     if silent > DEAD_AFTER_MS {
         // Silent too long, or stuck connecting: start over.
         drop_socket(true);
-    } else if ws.ready_state() == WebSocket::OPEN {
+    } else if let Some(ws) = ws.filter(|ws| ws.ready_state() == WebSocket::OPEN) {
+        // WebSocket only: Server-Sent Events go one way (the server sends `keepalive`).
         let _ = ws.send_with_str(r#"{"type":"ping"}"#);
     }
 }
@@ -241,18 +347,35 @@ fn on_frame(generation: u32, text: &str) {
         return;
     };
     if let OperatorEvent::Hello { seq } = event {
-        LIVE.with_borrow_mut(|l| {
+        let snapshot = LIVE.with_borrow_mut(|l| {
             l.attempt = 0;
-            match l.max_seq {
+            // A new connection takes a snapshot; an EventSource's own reconnect of the same one
+            // does not (the server replayed from `Last-Event-ID`), unless the server was reset.
+            let greeted = l
+                .socket
+                .as_mut()
+                .is_some_and(|s| std::mem::replace(&mut s.greeted, true));
+            let snapshot = match l.max_seq {
                 // The server's journal is behind what we saw: it was reset. Start afresh.
-                Some(max) if seq < max => l.max_seq = Some(seq),
-                Some(_) => {}
-                None => l.max_seq = Some(seq),
+                Some(max) if seq < max => {
+                    l.max_seq = Some(seq);
+                    true
+                }
+                Some(_) => !greeted,
+                None => {
+                    l.max_seq = Some(seq);
+                    true
+                }
+            };
+            if snapshot {
+                l.buffer = Some(vec![]);
             }
-            l.buffer = Some(vec![]);
+            snapshot
         });
         store().connection.set(Connection::Connected);
-        resync(generation);
+        if snapshot {
+            resync(generation);
+        }
         return;
     }
     let apply_now = LIVE.with_borrow_mut(|l| {

@@ -91,7 +91,11 @@ async fn answer(
 ) -> std::result::Result<Response, ApiError> {
     match route {
         Route::Healthz => {
-            return json_response(200, &serde_json::json!({"status": "ok"})).map_err(internal)
+            let health = lobby_wire::Health {
+                status: "ok".into(),
+                events: lobby_wire::EventTransport::Websocket,
+            };
+            return json_response(200, &health).map_err(internal);
         }
         Route::OpenApi => {
             return json_response(200, &lobby_core::openapi::document()).map_err(internal)

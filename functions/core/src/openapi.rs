@@ -174,19 +174,24 @@ fn paths_and_schemas() -> Value {
         &["channel", "group", "webhook"],
     );
     let presence = json!({"type":"string","enum":["online","away","offline"]});
+    // The event routes speak what `GET /healthz` names in `events`: a WebSocket (101) on
+    // Cloudflare, Server-Sent Events (200 `text/event-stream`) on Spin. Each refuses the other
+    // kind with 426: `upgrade_required` / `event_stream_required`.
     let websocket = |summary: &str, security: &str| {
         json!({"get": {
             "summary": summary,
+            "description": "The transport is the one `GET /healthz` names in `events`. `websocket`: a WebSocket upgrade; JSON frames down, `{\"type\":\"ping\"}` (and `{\"type\":\"typing\"}`) up. `sse`: `Accept: text/event-stream`; one `data:` line of the same JSON per event, journaled frames with their sequence number as `id:`, so that a reconnecting EventSource resumes with `Last-Event-ID` (it takes precedence over `after`); nothing goes up the stream.",
             "parameters": [after_param(),
-                {"name": "token", "in": "query", "required": false, "schema": {"type": "string"}}],
+                {"name": "token", "in": "query", "required": false, "schema": {"type": "string"}},
+                {"name": "Last-Event-ID", "in": "header", "required": false, "schema": {"type": "integer", "minimum": 0}}],
             "security": [{ security: [] }],
-            "responses": {"101": {"description": "switching to the WebSocket protocol (Cloudflare)"},
-                          "200": {"description": "Server-Sent Events, one JSON frame per `data:` with the journal seq as `id:` (Spin, which has no WebSockets)",
+            "responses": {"101": {"description": "switching to the WebSocket protocol (`events`: `websocket`)"},
+                          "200": {"description": "the stream of Server-Sent Events (`events`: `sse`), one JSON frame per `data:`, the journal seq as `id:`",
                                   "content": {"text/event-stream": {"schema": {"type": "object", "required": ["data"],
                                       "properties": {"data": {"type": "string", "contentMediaType": "application/json"},
                                                      "event": {"type": "string"}, "id": {"type": "string"}}}}}},
                           "401": answer("no or bad token", error_ref()),
-                          "426": answer("not a WebSocket upgrade", error_ref())}
+                          "426": answer("not the transport this server speaks (`upgrade_required` on Cloudflare, `event_stream_required` on Spin)", error_ref())}
         }})
     };
 
@@ -204,7 +209,8 @@ fn paths_and_schemas() -> Value {
             "schemas": {"Error": error, "Message": message, "QueueItem": queue_item, "Page": page}
         },
         "paths": {
-            "/healthz": {"get": op("health", None, None, (200, obj(json!({"status": s("string")}), &["status"])), &[])},
+            "/healthz": {"get": op("health, and how this server delivers live events: `events` is `websocket` (Cloudflare) or `sse` (Server-Sent Events, Spin)", None, None,
+                (200, obj(json!({"status": s("string"), "events": {"type": "string", "enum": ["websocket", "sse"]}}), &["status", "events"])), &[])},
             "/api/v1/openapi.json": {"get": op("this document", None, None, (200, s("object")), &[])},
             "/api/v1/tenants": {"post": op("create a tenant with its first admin", Some("platform"),
                 Some(obj(json!({"slug": s("string"), "name": s("string"),
@@ -259,7 +265,7 @@ fn paths_and_schemas() -> Value {
                         "responses": {"200": answer("messages", messages.clone()), "401": answer("no token", error_ref()), "404": answer("unknown", error_ref())}},
                 "post": op("write to the client", Some("operator"), Some(post_message.clone()), (201, posted.clone()), &[400, 401, 403, 404, 409, 413, 422])},
             "/api/v1/sessions/{id}/close": {"parameters": [path_param("id")], "post": op("close a session", Some("operator"), None, (200, status_ok.clone()), &[401, 403, 404, 409])},
-            "/api/v1/operator/events": websocket("the operator's events (WebSocket)", "operator"),
+            "/api/v1/operator/events": websocket("the operator's events (WebSocket or Server-Sent Events)", "operator"),
             "/api/v1/widgets/{key}/entries": {"parameters": [path_param("key")], "post": op("a client enters through a widget", None,
                 Some(obj(json!({"entry": entry_kind, "form": obj(json!({"name": s("string"), "phone": s("string"), "email": s("string")}), &[]),
                     "language": s("string"), "page": {"$ref": "#/components/schemas/Page"}, "params": s("object"), "code": s("string")}), &["entry"])),
@@ -272,7 +278,7 @@ fn paths_and_schemas() -> Value {
             "/api/v1/client/pages": {"post": op("report a page view (browsing history)", Some("client"),
                 Some(obj(json!({"url": s("string"), "title": s("string")}), &["url"])), (202, status_ok.clone()), &[400, 401, 404, 413, 422])},
             "/api/v1/client/leave": {"post": op("the client leaves the queue or ends its session", Some("client"), None, (200, status_ok), &[401, 404])},
-            "/api/v1/client/events": websocket("the client's events (WebSocket)", "client"),
+            "/api/v1/client/events": websocket("the client's events (WebSocket or Server-Sent Events)", "client"),
         }
     });
     let channels = json!({

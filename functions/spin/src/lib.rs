@@ -9,8 +9,11 @@
 //! - real time (`sse`): Spin has no inbound WebSockets, so the two event routes answer
 //!   Server-Sent Events with the same JSON frames, resuming from `after`.
 //!
+//! - static files (`assets`): the operator app and the widget from the folder spin.toml mounts.
+//!
 //! Secrets come from Spin variables: `lobby_platform_token`, `lobby_token_secret`.
 
+mod assets;
 mod journal;
 mod sse;
 
@@ -37,8 +40,16 @@ async fn handle(req: Request) -> Response<Body> {
         return with_cors(respond(204, Bytes::new()), origin);
     }
     let path = parts.uri.path().to_string();
+    if let Some(file) = assets::serve(
+        parts.method.as_str(),
+        &path,
+        parts.uri.query(),
+        &parts.headers,
+    ) {
+        return file;
+    }
     if path == "/" || path == "/app" {
-        // The operator app lives under /app/ (static assets, served by the Cloudflare runtime).
+        // The operator app lives under /app/ (static files, see `assets`).
         let mut r = respond(302, Bytes::new());
         r.headers_mut()
             .insert("Location", "/app/".parse().expect("static header"));
@@ -139,7 +150,7 @@ fn query(uri: &spin_sdk::http::Uri, name: &str) -> Option<String> {
     })
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(b.len());
@@ -167,7 +178,14 @@ async fn answer(
     route: Route,
 ) -> Result<Response<Body>, ApiError> {
     match route {
-        Route::Healthz => return Ok(json_response(200, &serde_json::json!({"status": "ok"}))),
+        Route::Healthz => {
+            // Spin has no inbound WebSockets: the event routes answer Server-Sent Events.
+            let health = lobby_wire::Health {
+                status: "ok".into(),
+                events: lobby_wire::EventTransport::Sse,
+            };
+            return Ok(json_response(200, &health));
+        }
         Route::OpenApi => return Ok(json_response(200, &lobby_core::openapi::document())),
         _ => {}
     }

@@ -12,7 +12,8 @@
 //! `Last-Event-ID`, which is `after`.
 //! Operator frames carry their journal seq as `id:`, and an `id:`-only line after the replay
 //! and after each batch moves the cursor past events this operator does not see; client message
-//! frames carry the message's seq.
+//! frames carry the message's seq. Every 5 s a named `keepalive` event (`data: {}`) proves the
+//! stream alive to a reader that watches for silence (the operator app does).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -32,8 +33,12 @@ const MAX_REPLAY: u32 = 50_000;
 const POLL: Duration = Duration::from_millis(200);
 /// How long a stream stays open unless the Spin variable `lobby_stream_seconds` says otherwise.
 const STREAM_SECONDS: u32 = 25;
-/// A comment line every this many polls (5 s) keeps proxies from closing an idle stream.
+/// A `keepalive` event every this many polls (5 s): keeps proxies from closing a quiet stream,
+/// and tells a reader that the stream is alive (an `EventSource` dispatches no event for a
+/// comment or an `id:`-only line, so a reader could not tell a quiet stream from a dead one).
 const KEEPALIVE_POLLS: u32 = 25;
+/// A named event: `EventSource.onmessage` never sees it, only a `keepalive` listener.
+const KEEPALIVE: &str = "event: keepalive\ndata: {}\n\n";
 
 /// Who reads the stream.
 enum Reader {
@@ -172,8 +177,9 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
                 if matches!(reader, Reader::Operator { .. }) {
                     out.push(cursor(last));
                 }
-            } else if poll % KEEPALIVE_POLLS == 0 {
-                out.push(": keep-alive\n\n".into());
+            }
+            if poll % KEEPALIVE_POLLS == 0 {
+                out.push(KEEPALIVE.into());
             }
             for f in out {
                 if tx.send(f).await.is_err() {

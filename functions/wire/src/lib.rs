@@ -20,6 +20,33 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+// ---------------------------------------------------------------- health
+
+/// `GET /healthz`: the server is up, and how its event routes (`/api/v1/operator/events`,
+/// `/api/v1/client/events`) deliver events, so that the operator app and the widget open the
+/// right kind of stream.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Health {
+    pub status: String,
+    /// Absent from servers older than this field: they spoke WebSocket only.
+    #[serde(default)]
+    pub events: EventTransport,
+}
+
+/// How a runtime delivers live events. Both carry the same JSON frames (`OperatorEvent`,
+/// `ClientEvent`) and resume after the same sequence numbers (`after=N`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EventTransport {
+    /// A WebSocket (Cloudflare): frames both ways, so pings and typing go up it too.
+    #[default]
+    Websocket,
+    /// Server-Sent Events, `text/event-stream` (Spin: no inbound WebSockets): frames down only;
+    /// each journaled frame carries its sequence number as `id:`, so an `EventSource` resumes
+    /// with `Last-Event-ID`.
+    Sse,
+}
+
 // ---------------------------------------------------------------- platform, tenants, auth
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

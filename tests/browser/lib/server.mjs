@@ -3,6 +3,11 @@
 // process group, free ports, a fresh persistence folder, the two secrets as `--var`, killed as a
 // whole group with SIGKILL. A watchdog shell (its own group too) kills the group should this Node
 // process die without doing so (SIGKILL of the test runner, Ctrl-C).
+//
+// LOBBY_E2E_RUNTIME=spin starts the local Spin host instead (tests/spin-host, built by
+// `scripts/spin-host.sh --build`), as the Rust harness does: the same spin.toml (the component
+// serves frontend/dist too), its SQLite file in the server's folder, the secrets as
+// SPIN_VARIABLE_*; live events then travel as Server-Sent Events.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +29,34 @@ export function randomHex(bytes) {
 export function startTimeoutMs() {
   const s = Number(process.env.LOBBY_E2E_START_TIMEOUT);
   return (Number.isFinite(s) && s > 0 ? s : 60) * 1000;
+}
+
+/** Which runtime the tests run against: 'spin' (LOBBY_E2E_RUNTIME=spin) or 'cloudflare'. */
+export function runtime() {
+  return process.env.LOBBY_E2E_RUNTIME === 'spin' ? 'spin' : 'cloudflare';
+}
+
+/**
+ * How long the Spin host keeps an event stream open before the browser's EventSource reconnects
+ * (LOBBY_BROWSER_STREAM_SECONDS; spin.toml's default is 25). Shorter than that by default, so that
+ * every test crosses several reconnects of the stream.
+ */
+export function spinStreamSeconds() {
+  const s = Number(process.env.LOBBY_BROWSER_STREAM_SECONDS);
+  return String(Number.isInteger(s) && s > 0 ? s : 8);
+}
+
+/** The Spin host binary: LOBBY_SPIN_HOST, else $CARGO_TARGET_DIR/release/lobby-spin-host. */
+export function spinHostPath() {
+  const p =
+    process.env.LOBBY_SPIN_HOST ||
+    (process.env.CARGO_TARGET_DIR && path.join(process.env.CARGO_TARGET_DIR, 'release/lobby-spin-host'));
+  if (!p || !fs.existsSync(p)) {
+    throw new Error(
+      `the Spin host is not built (${p || 'set LOBBY_SPIN_HOST or source scripts/env.sh'}): scripts/spin-host.sh --build`,
+    );
+  }
+  return p;
 }
 
 /** The deployment's platform token: one per Node process, given to every server it starts. */
@@ -169,7 +202,7 @@ export class Server {
   }
 
   get logPath() {
-    return path.join(this.dir, 'wrangler.log');
+    return path.join(this.dir, runtime() === 'spin' ? 'spin-host.log' : 'wrangler.log');
   }
 
   /** The last `lines` lines of wrangler's output. */
@@ -186,16 +219,22 @@ export class Server {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  async launch() {
+  /** The command that serves Lobby on this server's port: [program, args, extra environment]. */
+  command() {
+    if (runtime() === 'spin') {
+      return [
+        spinHostPath(),
+        ['--manifest', path.join(REPO_ROOT, 'spin.toml'), '--listen', `127.0.0.1:${this.port}`],
+        {
+          SPIN_VARIABLE_LOBBY_PLATFORM_TOKEN: this.platformToken,
+          SPIN_VARIABLE_LOBBY_TOKEN_SECRET: this.secret,
+          SPIN_VARIABLE_LOBBY_STREAM_SECONDS: spinStreamSeconds(),
+          SPIN_HOST_SQLITE_PATH: path.join(this.dir, 'state/lobby.db'),
+        },
+      ];
+    }
     const { wrangler, nodeBin } = wranglerPaths();
-    this.starts += 1;
-    fs.appendFileSync(
-      this.logPath,
-      `===== lobby-browser: start #${this.starts} of wrangler dev on port ${this.port} =====\n`,
-    );
-    const log = fs.openSync(this.logPath, 'a');
     const env = {
-      ...process.env,
       WRANGLER_SEND_METRICS: 'false',
       CLOUDFLARE_CF_FETCH_ENABLED: 'false',
       WRANGLER_LOG_PATH: path.join(this.dir, 'wrangler-debug'),
@@ -213,10 +252,22 @@ export class Server {
       '--var', `LOBBY_PLATFORM_TOKEN:${this.platformToken}`,
       '--var', `LOBBY_TOKEN_SECRET:${this.secret}`,
     ];
-    const child = spawn(wrangler, args, {
+    return [wrangler, args, env];
+  }
+
+  async launch() {
+    const [program, args, extraEnv] = this.command();
+    this.starts += 1;
+    fs.appendFileSync(
+      this.logPath,
+      `===== lobby-browser: start #${this.starts} of ${path.basename(program)} on port ${this.port} =====\n`,
+    );
+    const log = fs.openSync(this.logPath, 'a');
+    const env = { ...process.env, ...extraEnv };
+    const child = spawn(program, args, {
       cwd: REPO_ROOT,
       env,
-      detached: true, // its own process group (setsid): wrangler, esbuild, both workerd
+      detached: true, // its own process group (setsid): wrangler, esbuild, both workerd (or the Spin host)
       stdio: ['ignore', log, log],
     });
     fs.closeSync(log);
@@ -235,7 +286,7 @@ export class Server {
     const url = this.url('/healthz');
     for (;;) {
       if (!this.running) {
-        throw new Error(this.startupFailure(`wrangler dev exited (code ${this.child?.exitCode}, signal ${this.child?.signalCode})`));
+        throw new Error(this.startupFailure(`${runtime() === 'spin' ? 'the Spin host' : 'wrangler dev'} exited (code ${this.child?.exitCode}, signal ${this.child?.signalCode})`));
       }
       try {
         const r = await fetch(url, { signal: AbortSignal.timeout(5000) });

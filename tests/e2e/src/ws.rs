@@ -54,7 +54,8 @@ enum Transport {
 }
 
 /// An SSE stream read as EventSource does: `data:` lines up to a blank line make a frame, `id:`
-/// is the resume point; when the server ends the stream it reconnects with `after=<id>` and
+/// is the resume point, a named event (`event: keepalive`) is not a frame (`onmessage` never
+/// sees it); when the server ends the stream it reconnects with `after=<id>` and
 /// drops the new first frame (`hello`/`status`), so the caller sees one continuous stream.
 struct Sse {
     port: u16,
@@ -64,6 +65,8 @@ struct Sse {
     reader: BufReader<TcpStream>,
     line: Vec<u8>,
     data: String,
+    /// The `event:` field of the event being read (empty: a plain message).
+    event: String,
     last_id: Option<u64>,
     skip_first: bool,
     pending: VecDeque<Value>,
@@ -152,10 +155,15 @@ impl Sse {
             self.line.clear();
             if let Some(d) = line.strip_prefix("data:") {
                 self.data.push_str(d.strip_prefix(' ').unwrap_or(d));
+            } else if let Some(e) = line.strip_prefix("event:") {
+                self.event = e.trim().to_owned();
             } else if let Some(id) = line.strip_prefix("id:") {
                 if self.operator {
                     self.last_id = id.trim().parse().ok().or(self.last_id);
                 }
+            } else if line.is_empty() && !std::mem::take(&mut self.event).is_empty() {
+                // A named event (the stream's `keepalive`): not a frame.
+                self.data.clear();
             } else if line.is_empty() && !self.data.is_empty() {
                 let text = std::mem::take(&mut self.data);
                 let v: Value = serde_json::from_str(&text)
@@ -190,6 +198,7 @@ impl Server {
                     reader,
                     line: Vec::new(),
                     data: String::new(),
+                    event: String::new(),
                     last_id: None,
                     skip_first: false,
                     pending: VecDeque::new(),

@@ -32,7 +32,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreContextMut};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::handler::{
     HandlerState, Instance, ProxyHandler, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState,
     WorkerStatus,
@@ -95,7 +95,7 @@ impl HandlerState for Served {
             &self.engine,
             Ctx {
                 table: ResourceTable::new(),
-                wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
+                wasi: self.wasi()?,
                 http: WasiHttpCtx::new(),
                 hooks: [],
                 spin: self.spin.clone(),
@@ -109,6 +109,19 @@ impl HandlerState for Served {
             expiration: Expiration::default(),
             state: OneRequest,
         })
+    }
+}
+
+impl Served {
+    /// The instance's WASI context: stdout/stderr go to the host's, and each `files` mount is a
+    /// read-only preopened folder (as Spin mounts a local application's files).
+    fn wasi(&self) -> wasmtime::Result<WasiCtx> {
+        let mut b = WasiCtx::builder();
+        b.inherit_stdout().inherit_stderr();
+        for m in &self.route.files {
+            b.preopened_dir(&m.source, &m.destination, FsPerms::ReadOnly)?;
+        }
+        Ok(b.build())
     }
 }
 
@@ -317,7 +330,7 @@ async fn main() -> Result<()> {
             databases.insert(label.clone(), path);
         }
         eprintln!(
-            "[spin-host] {} -> component {} ({} KB, {} WASI rc names bridged, compiled in {:.1} s); databases {:?}; variables {:?}; outbound hosts (not enforced) {:?}",
+            "[spin-host] {} -> component {} ({} KB, {} WASI rc names bridged, compiled in {:.1} s); databases {:?}; variables {:?}; files {:?}; outbound hosts (not enforced) {:?}",
             route.route,
             route.component,
             bytes.len() / 1024,
@@ -325,6 +338,11 @@ async fn main() -> Result<()> {
             started.elapsed().as_secs_f64(),
             databases,
             route.variables.keys().collect::<Vec<_>>(),
+            route
+                .files
+                .iter()
+                .map(|m| format!("{} -> {} (read-only)", m.source.display(), m.destination))
+                .collect::<Vec<_>>(),
             route.allowed_outbound_hosts,
         );
         let spin = Arc::new(spin_api::SpinConfig {

@@ -1,7 +1,7 @@
 //! The part of a Spin manifest (`spin_manifest_version = 2`) this host understands: HTTP
 //! triggers, components with a local `source`, `sqlite_databases`, component `variables` as
-//! templates over the application's `[variables]`, `allowed_outbound_hosts` (read, reported,
-//! not enforced).
+//! templates over the application's `[variables]`, `files` as `{ source = "<folder>",
+//! destination = "/<path>" }` mounts, `allowed_outbound_hosts` (read, reported, not enforced).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,6 +54,26 @@ struct RawComponent {
     variables: BTreeMap<String, String>,
     #[serde(default)]
     allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    files: Vec<RawFiles>,
+}
+
+/// An entry of a component's `files`: Spin also takes glob patterns (plain strings), which this
+/// host refuses with a clear error rather than mounting something else.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawFiles {
+    Mount { source: String, destination: String },
+    Pattern(String),
+}
+
+/// A folder of the application mounted read-only into a component (`files`).
+#[derive(Clone, Debug)]
+pub struct Mount {
+    /// The folder on this machine (relative paths are relative to spin.toml).
+    pub source: PathBuf,
+    /// Where the component sees it (absolute, e.g. `/`).
+    pub destination: String,
 }
 
 /// One HTTP route and the component that serves it, ready to load.
@@ -66,6 +86,7 @@ pub struct Route {
     /// The component's variables, templates resolved.
     pub variables: BTreeMap<String, String>,
     pub allowed_outbound_hosts: Vec<String>,
+    pub files: Vec<Mount>,
 }
 
 pub struct Manifest {
@@ -119,6 +140,38 @@ pub fn load(path: &Path) -> Result<Manifest> {
         for (k, template) in &c.variables {
             variables.insert(k.clone(), expand(template, &values)?);
         }
+        let mut files = Vec::new();
+        for f in &c.files {
+            match f {
+                RawFiles::Mount {
+                    source,
+                    destination,
+                } => {
+                    if !destination.starts_with('/') {
+                        bail!(
+                            "component {}: files destination {destination:?} must be an absolute path",
+                            t.component
+                        );
+                    }
+                    let source = dir.join(source);
+                    if !source.is_dir() {
+                        bail!(
+                            "component {}: the files source {} is not a folder (build it first: the frontends go to frontend/dist)",
+                            t.component,
+                            source.display()
+                        );
+                    }
+                    files.push(Mount {
+                        source,
+                        destination: destination.clone(),
+                    });
+                }
+                RawFiles::Pattern(p) => bail!(
+                    "component {}: files pattern {p:?}: this host mounts folders only ({{ source = \"dir\", destination = \"/\" }})",
+                    t.component
+                ),
+            }
+        }
         routes.push(Route {
             route: t.route.clone(),
             component: t.component.clone(),
@@ -126,6 +179,7 @@ pub fn load(path: &Path) -> Result<Manifest> {
             sqlite_databases: c.sqlite_databases.clone(),
             variables,
             allowed_outbound_hosts: c.allowed_outbound_hosts.clone(),
+            files,
         });
     }
     if routes.is_empty() {

