@@ -180,10 +180,10 @@ fn paths_and_schemas() -> Value {
     let websocket = |summary: &str, security: &str| {
         json!({"get": {
             "summary": summary,
+            // `Last-Event-ID` is described here rather than declared: a WebSocket server never reads it.
             "description": "The transport is the one `GET /healthz` names in `events`. `websocket`: a WebSocket upgrade; JSON frames down, `{\"type\":\"ping\"}` (and `{\"type\":\"typing\"}`) up. `sse`: `Accept: text/event-stream`; one `data:` line of the same JSON per event, journaled frames with their sequence number as `id:`, so that a reconnecting EventSource resumes with `Last-Event-ID` (it takes precedence over `after`); nothing goes up the stream.",
             "parameters": [after_param(),
-                {"name": "token", "in": "query", "required": false, "schema": {"type": "string"}},
-                {"name": "Last-Event-ID", "in": "header", "required": false, "schema": {"type": "integer", "minimum": 0}}],
+                {"name": "token", "in": "query", "required": false, "schema": {"type": "string"}}],
             "security": [{ security: [] }],
             "responses": {"101": {"description": "switching to the WebSocket protocol (`events`: `websocket`)"},
                           "200": {"description": "the stream of Server-Sent Events (`events`: `sse`), one JSON frame per `data:`, the journal seq as `id:`",
