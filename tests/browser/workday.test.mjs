@@ -57,14 +57,18 @@ function clientPanel(page, session) {
   return tid(page, 'client-panel', `[data-session-id="${session}"]`);
 }
 
-/** Hovers a client's queue item and clicks its accept button (what happens next is the test's). */
+/**
+ * Hovers a client's queue item and clicks its accept button (what happens next is the test's).
+ * The queue redraws a row whose position changes, so a row can be replaced under the pointer:
+ * hover and click are tried again on the new row.
+ */
 async function clickAccept(page, clientId) {
   const item = queueItem(page, clientId);
   await visible(item, page, `queue-item ${clientId}`);
-  await hoverItem(item);
-  const accept = tid(item, 'accept-button');
-  await visible(accept, page, 'accept-button (on hover)');
-  await accept.first().click();
+  await until(page, `hover and click accept-button of ${clientId}`, async () => {
+    await item.first().hover({ timeout: 2000 });
+    await tid(item, 'accept-button').first().click({ timeout: 2000 });
+  }, 15000);
 }
 
 /** Accepts a client through the app and waits for its Client tab. */
