@@ -366,6 +366,11 @@ describe('operator app workday', { timeout: TEST_TIMEOUT * 12 }, () => {
       // Another operator's preview shows both (handed over to him).
       o = await operatorBrowser(oscar);
       await api.ok('POST', `/api/v1/queue/${c.client}/redirect`, { token: olga.token, body: { operator: oscar.id } }, 200);
+      // Handed over outside this app (through the API): the tab stays, marked ended, until
+      // closed by hand.
+      await visible(tid(panel, 'close-tab'), a.page, 'close-tab of the handed-over client\'s ended session');
+      assert.equal(await tid(panel, 'close-session').count(), 0, 'no close-session for an ended session');
+      await tid(panel, 'close-tab').first().click();
       await gone(tabOf(a.page, c.client), a.page, 'the tab of the handed-over client');
       const item = queueItem(o.page, c.client);
       await visible(item, o.page, 'the handed-over client in Oscar\'s queue');
