@@ -496,9 +496,9 @@ impl Store {
                 .cloned()
                 .collect()
         });
-        let call = self.queue.with_untracked(|q| {
-            exclusive(q.iter().find(|c| c.id == client).map(|c| c.entry))
-        });
+        let call = self
+            .queue
+            .with_untracked(|q| exclusive(q.iter().find(|c| c.id == client).map(|c| c.entry)));
         if open.iter().any(|t| exclusive(t.entry())) {
             t(Text::ErrInCall).to_string()
         } else if call {
