@@ -144,6 +144,9 @@ texts! {
     Choose => "Choose…", "Vyberte…";
     ErrAlreadyAccepted => "This client was already accepted by another operator.", "Tohoto klienta už přijal jiný operátor.";
     ErrCapacity => "You cannot accept another client now: you are at your limit.", "Teď nemůžete přijmout dalšího klienta: jste na svém limitu.";
+    ErrChatLimit => "You cannot accept another chat: you already serve {n}, which is your chat limit. Close a chat first.", "Další chat nemůžete přijmout: už obsluhujete {n}, což je váš limit chatů. Nejdřív některý chat ukončete.";
+    ErrCallAlone => "A video or phone call is served alone: you can accept it only with no other active chat. Close your chats first.", "Videohovor nebo telefonát se obsluhuje samostatně: přijmout ho můžete, jen když nemáte žádný jiný aktivní chat. Nejdřív své chaty ukončete.";
+    ErrInCall => "You are in a call, which is served alone: finish it before accepting another client.", "Máte hovor, který se obsluhuje samostatně: dokončete ho, než přijmete dalšího klienta.";
     ErrNotFound => "This client is no longer waiting.", "Tento klient už nečeká.";
     ErrNetwork => "The server cannot be reached. Try again in a moment.", "Server není dostupný. Zkuste to za chvíli znovu.";
     ErrGeneric => "The action failed:", "Akce se nezdařila:";

@@ -212,10 +212,7 @@ impl Store {
         }
         let text = match f.code.as_str() {
             "already_accepted" => t(Text::ErrAlreadyAccepted).to_string(),
-            "capacity" => match self.lang.get_untracked() {
-                crate::i18n::Lang::En => format!("{} ({})", t(Text::ErrCapacity), f.message),
-                _ => t(Text::ErrCapacity).to_string(),
-            },
+            "capacity" => t(Text::ErrCapacity).to_string(),
             "network" => t(Text::ErrNetwork).to_string(),
             "not_waiting" => t(Text::ErrNotFound).to_string(),
             _ => format!("{} {}", t(Text::ErrGeneric), f.message),
@@ -471,6 +468,9 @@ impl Store {
                         remove(q, &client);
                     });
                 }
+                Err(f) if f.code == "capacity" => {
+                    store.notice.set(Some(store.capacity_text(&client)));
+                }
                 Err(f) => {
                     if f.code == "already_accepted" || f.status == 404 {
                         store.queue.update(|q| {
@@ -484,6 +484,32 @@ impl Store {
                 }
             }
         });
+    }
+
+    /// Why an accept was refused for capacity, in words: from what this app knows of its open
+    /// tabs and of the client (the rules of the server's `capacity` module).
+    fn capacity_text(&self, client: &str) -> String {
+        let exclusive = |e: Option<lobby_wire::EntryKind>| e.is_some_and(|e| e.is_exclusive());
+        let open: Vec<Tab> = self.tabs.with_untracked(|ts| {
+            ts.iter()
+                .filter(|t| t.ended.get_untracked().is_none())
+                .cloned()
+                .collect()
+        });
+        let call = self
+            .queue
+            .with_untracked(|q| exclusive(q.iter().find(|c| c.id == client).map(|c| c.entry)));
+        if open.iter().any(|t| exclusive(t.entry())) {
+            t(Text::ErrInCall).to_string()
+        } else if call {
+            t(Text::ErrCallAlone).to_string()
+        } else {
+            let n = self
+                .me
+                .with_untracked(|m| m.as_ref().map(|m| m.limits.chat as usize))
+                .unwrap_or(open.len());
+            t(Text::ErrChatLimit).replace("{n}", &n.to_string())
+        }
     }
 
     pub fn accept_next(&self) {

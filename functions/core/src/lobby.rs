@@ -1358,7 +1358,13 @@ impl Lobby {
                     .insert(client.clone());
             }
             Event::ClientRedirected {
-                client, to, order, ..
+                client,
+                session,
+                to,
+                order,
+                by,
+                note,
+                ..
             } => {
                 self.unqueue(client);
                 self.unassign(client);
@@ -1370,6 +1376,15 @@ impl Lobby {
                     };
                 }
                 self.enqueue(to, *order, client);
+                // The note for whoever takes the client next is one of the session's notes, so
+                // the preview and the Client tab show it.
+                if let (Some(text), Some(s)) = (note, self.sessions.get_mut(session)) {
+                    s.notes.push(Note {
+                        text: text.clone(),
+                        operator: by.clone(),
+                        at,
+                    });
+                }
             }
             Event::ClientLeft {
                 client, session, ..

@@ -1220,6 +1220,22 @@ fn an_active_client_is_handed_over_and_the_session_goes_on() {
         serde_json::from_value(w.ok(Route::Queue, &cid, Value::Null).body).unwrap();
     assert_eq!(q.clients.len(), 1);
     assert_eq!(q.clients[0].operator.as_deref(), Some(cid_id.as_str()));
+    // The note arrives: the receiving operator's preview lists it among the notes, as Ann's.
+    let p: wire::Preview = serde_json::from_value(
+        w.ok(
+            Route::Preview {
+                client: e.client.clone(),
+            },
+            &cid,
+            Value::Null,
+        )
+        .body,
+    )
+    .unwrap();
+    assert_eq!(
+        p.notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(),
+        ["VIP"]
+    );
     let q: wire::QueueList =
         serde_json::from_value(w.ok(Route::Queue, &ann, Value::Null).body).unwrap();
     assert!(q.clients.is_empty());

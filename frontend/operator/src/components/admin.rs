@@ -284,11 +284,11 @@ fn OperatorRow(lists: Lists, operator: OperatorInfo) -> impl IntoView {
     }
 }
 
-/// `<script src="https://HOST/widget.js" data-widget="KEY" async></script>`, HOST being where
-/// this app is served from (the same worker serves the widget).
+/// `<script src="ORIGIN/widget.js" data-widget="KEY" async></script>`, ORIGIN being where this
+/// app is served from, scheme included (the same worker serves the widget).
 pub fn embed_snippet(key: &str) -> String {
-    let host = window().location().host().unwrap_or_default();
-    format!(r#"<script src="https://{host}/widget.js" data-widget="{key}" async></script>"#)
+    let origin = window().location().origin().unwrap_or_default();
+    format!(r#"<script src="{origin}/widget.js" data-widget="{key}" async></script>"#)
 }
 
 #[component]
@@ -356,8 +356,13 @@ fn AdminWidgets(lists: Lists) -> impl IntoView {
                                 <span class="muted">{tr(Text::EmbedSnippet)}</span>
                                 <code data-testid="embed-snippet">{snippet}</code>
                                 <button type="button" data-testid="embed-copy" on:click=move |_| {
-                                    let _ = window().navigator().clipboard().write_text(&copy_text);
-                                    copied.set(true);
+                                    // "Copied" only once the browser says so (it may refuse).
+                                    let done = window().navigator().clipboard().write_text(&copy_text);
+                                    spawn_local(async move {
+                                        if wasm_bindgen_futures::JsFuture::from(done).await.is_ok() {
+                                            copied.try_set(true);
+                                        }
+                                    });
                                 }>{move || if copied.get() { t(Text::Copied) } else { t(Text::Copy) }}</button>
                             </div>
                         </li>

@@ -163,7 +163,7 @@ fn TagEditor(tab: Tab) -> impl IntoView {
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let tag = text.get_untracked().trim().to_string();
-        if tag.is_empty() {
+        if tag.is_empty() || detail.with_untracked(Option::is_none) {
             return;
         }
         let client = client.clone();
@@ -196,7 +196,9 @@ fn TagEditor(tab: Tab) -> impl IntoView {
             <form class="inline-form" on:submit=add>
                 <input data-testid="tag-input" placeholder=move || t(Text::NewTag) maxlength="60"
                     bind:value=text/>
-                <button type="submit" data-testid="tag-add">{tr(Text::AddTag)}</button>
+                // Until the client's details are loaded, a new tag would be overwritten by them.
+                <button type="submit" data-testid="tag-add"
+                    disabled=move || detail.with(Option::is_none)>{tr(Text::AddTag)}</button>
             </form>
         </section>
     }
@@ -211,7 +213,7 @@ fn NoteEditor(tab: Tab) -> impl IntoView {
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let note = text.get_untracked().trim().to_string();
-        if note.is_empty() {
+        if note.is_empty() || detail.with_untracked(Option::is_none) {
             return;
         }
         let client = client.clone();
@@ -245,7 +247,8 @@ fn NoteEditor(tab: Tab) -> impl IntoView {
             <form class="inline-form" on:submit=add>
                 <textarea data-testid="note-input" rows="2" placeholder=move || t(Text::NewNote)
                     bind:value=text></textarea>
-                <button type="submit" data-testid="note-add">{tr(Text::AddNote)}</button>
+                <button type="submit" data-testid="note-add"
+                    disabled=move || detail.with(Option::is_none)>{tr(Text::AddNote)}</button>
             </form>
         </section>
     }
