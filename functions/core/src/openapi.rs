@@ -252,8 +252,9 @@ fn paths_and_schemas() -> Value {
             "/api/v1/clients/{id}/notes": {"parameters": [path_param("id")], "post": op("add an operator's note on a client", Some("operator"),
                 Some(obj(json!({"text": s("string")}), &["text"])), (201, obj(json!({"notes": s("array")}), &["notes"])), &[400, 401, 404, 409, 413, 422])},
             "/api/v1/operators/{id}": {"parameters": [path_param("id")], "put": op("change an operator's name, groups or chat limit (admin)", Some("operator"),
-                Some(obj(json!({"name": nullable("string"), "groups": {"type":"array","items": s("string")},
-                    "limits": obj(json!({"chat": {"type":"integer","minimum":1}}), &["chat"])}), &[])),
+                // Each field is optional; null, like a missing field, leaves it as it is.
+                Some(obj(json!({"name": nullable("string"), "groups": {"type":["array","null"],"items": s("string")},
+                    "limits": {"type": ["object", "null"], "properties": {"chat": {"type":"integer","minimum":1}}, "required": ["chat"]}}), &[])),
                 (200, s("object")), &[400, 401, 403, 404, 409, 413, 422])},
             "/api/v1/queue/{id}/accept": {"parameters": [path_param("id")], "post": op("accept a waiting client", Some("operator"), None,
                 (200, obj(json!({"session": s("string")}), &["session"])), &[401, 403, 404, 409])},
