@@ -14,6 +14,7 @@
 
 pub mod fixtures;
 pub mod http;
+pub mod reliability;
 pub mod server;
 pub mod ws;
 

@@ -7,9 +7,9 @@
 //! `LOBBY_SCHEMATHESIS_EXAMPLES` sets the examples per operation (`make test` a few, `make prove`
 //! many). With `LOBBY_RELIABILITY_OUT=<file>` the summary is appended to that file.
 
-use std::io::Write;
 use std::process::Command;
 
+use lobby_e2e::reliability;
 use lobby_e2e::*;
 
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
@@ -97,18 +97,15 @@ fn schemathesis_finds_no_5xx_and_no_answer_outside_the_document() {
         admin.1, client.1
     );
     eprintln!("api checker: {summary}");
-    if let Ok(path) = std::env::var("LOBBY_RELIABILITY_OUT") {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let _ = writeln!(
-            f,
-            "## Independent API checker (schemathesis {})\n\nChecks {CHECKS} with {examples} examples per operation (plus the coverage, fuzzing and stateful phases): {summary}.\n",
+    reliability::report(
+        &format!(
+            "Independent API checker (schemathesis {})",
             std::env::var("LOBBY_SCHEMATHESIS_VERSION").unwrap_or_default()
-        );
-    }
+        ),
+        &format!(
+            "Checks {CHECKS} with {examples} examples per operation (plus the coverage, fuzzing and stateful phases): {summary}"
+        ),
+    );
     for (status, _, stdout, stderr) in [&admin, &client] {
         assert!(
             status.success(),

@@ -8,21 +8,14 @@
 //! With `LOBBY_RELIABILITY_OUT=<file>` the figures are appended to that file (RELIABILITY.md).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lobby_e2e::reliability::{self, env_usize};
 use lobby_e2e::*;
 use lobby_wire::{Accepted, EntryAccepted, Message, Posted, QueueItem};
 use serde_json::{json, Value};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// What the server acknowledged (2xx) and therefore must still have.
 #[derive(Default)]
@@ -279,18 +272,10 @@ fn acknowledged_entries_accepts_and_messages_survive_repeated_sigkills_under_tra
         wrong.iter().filter(|w| w.contains("twice") || w.contains("times")).count(),
     );
     eprintln!("crashes: {summary}");
-    if let Ok(path) = std::env::var("LOBBY_RELIABILITY_OUT") {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let on = match runtime() {
-            Runtime::Cloudflare => "wrangler dev",
-            Runtime::Spin => "Spin host",
-        };
-        let _ = writeln!(f, "## Crash and restart ({on})\n\n{summary}.\n");
-    }
+    reliability::report(
+        &format!("Crash and restart ({})", reliability::runtime_name()),
+        &summary,
+    );
     assert!(
         a.failed.values().sum::<usize>() > 0,
         "no request ever failed: the kills did not land during traffic"

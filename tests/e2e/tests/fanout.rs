@@ -10,19 +10,12 @@
 //! to that file (RELIABILITY.md).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use lobby_e2e::reliability::{self, env_usize};
 use lobby_e2e::*;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn percentile(sorted: &[Duration], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -198,18 +191,10 @@ fn every_stream_gets_each_new_client_once_and_a_frame_costs_one_row() {
         wrong.len(),
     );
     eprintln!("fanout: {summary}");
-    if let Ok(path) = std::env::var("LOBBY_RELIABILITY_OUT") {
-        let on = match runtime() {
-            Runtime::Cloudflare => "wrangler dev",
-            Runtime::Spin => "Spin host",
-        };
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let _ = writeln!(f, "## Fan-out ({on})\n\n{summary}.\n");
-    }
+    reliability::report(
+        &format!("Fan-out ({})", reliability::runtime_name()),
+        &summary,
+    );
     assert!(
         wrong.is_empty(),
         "{} problem(s):\n{}",

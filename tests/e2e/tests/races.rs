@@ -10,21 +10,14 @@
 //! are appended to that file as a Markdown section (RELIABILITY.md).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lobby_e2e::reliability::{self, env_usize};
 use lobby_e2e::*;
 use lobby_wire::{Accepted, OperatorEvent};
 use serde_json::{json, Value};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A small PRNG (xorshift64*), seeded from the kernel per thread: the test needs spread, not
 /// cryptographic quality.
@@ -402,18 +395,10 @@ fn many_operators_race_for_the_same_clients_and_no_rule_ever_breaks() {
         wrong.len(),
     );
     eprintln!("races: {summary}");
-    if let Ok(path) = std::env::var("LOBBY_RELIABILITY_OUT") {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let on = match runtime() {
-            Runtime::Cloudflare => "wrangler dev",
-            Runtime::Spin => "Spin host",
-        };
-        let _ = writeln!(f, "## Races ({on})\n\n{summary}.\n");
-    }
+    reliability::report(
+        &format!("Races ({})", reliability::runtime_name()),
+        &summary,
+    );
     assert!(
         by_kind.keys().any(|k| k.contains("already_accepted")),
         "no two operators ever collided: the test did not race ({by_kind:?})"

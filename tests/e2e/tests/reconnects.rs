@@ -10,16 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lobby_e2e::reliability::{self, env_usize};
 use lobby_e2e::*;
 use lobby_wire::Posted;
 use serde_json::json;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A reader's view: for each session, the (message seq, text) frames in the order received.
 type Received = Arc<Mutex<BTreeMap<String, Vec<(u64, String)>>>>;
@@ -241,21 +235,10 @@ fn streams_dropped_at_random_resume_with_every_message_once_in_order() {
         wrong.len()
     );
     eprintln!("reconnects: {summary}");
-    if let Ok(path) = std::env::var("LOBBY_RELIABILITY_OUT") {
-        let on = match runtime() {
-            Runtime::Cloudflare => "wrangler dev",
-            Runtime::Spin => "Spin host",
-        };
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let _ = std::io::Write::write_fmt(
-            &mut f,
-            format_args!("## Reconnect under traffic ({on})\n\n{summary}.\n\n"),
-        );
-    }
+    reliability::report(
+        &format!("Reconnect under traffic ({})", reliability::runtime_name()),
+        &summary,
+    );
     assert!(
         drops > views.len(),
         "too few drops to prove anything: {drops}"
