@@ -289,17 +289,7 @@ impl Server {
             return self.launch_spin();
         }
         let (wrangler, node_bin) = wrangler_paths()?;
-        let n = self.starts.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .map_err(|e| format!("{}: {e}", self.log_path().display()))?;
-        let _ = writeln!(
-            log,
-            "===== lobby-e2e: start #{n} of wrangler dev on port {} =====",
-            self.port
-        );
+        let log = self.open_log("wrangler dev")?;
         let config = repo_root().join("wrangler.toml");
         let mut cmd = Command::new(&wrangler);
         cmd.current_dir(repo_root())
@@ -332,34 +322,13 @@ impl Server {
                 std::env::join_paths(dirs).map_err(|e| e.to_string())?,
             );
         }
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("spawn {}: {e}", wrangler.display()))?;
-        let pgid = child.id() as i32;
-        register_group(pgid);
-        let watchdog = spawn_watchdog(pgid);
-        *self.running.lock().unwrap() = Some(Running {
-            child,
-            pgid,
-            watchdog,
-        });
-        self.wait_healthy()
+        self.run_group(cmd, &wrangler)
     }
 
     /// The Spin host on the same port, with its SQLite file in the same persistence folder.
     fn launch_spin(&self) -> Result<(), String> {
         let host = spin_host_path()?;
-        let n = self.starts.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .map_err(|e| format!("{}: {e}", self.log_path().display()))?;
-        let _ = writeln!(
-            log,
-            "===== lobby-e2e: start #{n} of the Spin host on port {} =====",
-            self.port
-        );
+        let log = self.open_log("the Spin host")?;
         let mut cmd = Command::new(&host);
         cmd.current_dir(repo_root())
             .arg("--manifest")
@@ -374,9 +343,31 @@ impl Server {
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
             .process_group(0);
+        self.run_group(cmd, &host)
+    }
+
+    /// The server's log file (appended to across restarts), with a line marking this start.
+    fn open_log(&self, what: &str) -> Result<File, String> {
+        let n = self.starts.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .map_err(|e| format!("{}: {e}", self.log_path().display()))?;
+        let _ = writeln!(
+            log,
+            "===== lobby-e2e: start #{n} of {what} on port {} =====",
+            self.port
+        );
+        Ok(log)
+    }
+
+    /// Starts `cmd` (its own process group, watched so that it dies with this process) and
+    /// waits until it answers `/healthz`.
+    fn run_group(&self, mut cmd: Command, program: &Path) -> Result<(), String> {
         let child = cmd
             .spawn()
-            .map_err(|e| format!("spawn {}: {e}", host.display()))?;
+            .map_err(|e| format!("spawn {}: {e}", program.display()))?;
         let pgid = child.id() as i32;
         register_group(pgid);
         let watchdog = spawn_watchdog(pgid);
