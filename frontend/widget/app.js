@@ -373,6 +373,7 @@ class Chat {
     this.wait = session.estimated_wait_seconds ?? null;
     this.operator = session.operator || null;
     this.tries = 0;
+    this.gen = 0; // bumped by each connect(): an older one that is still waiting gives up
     this.lastTyping = 0;
     this.ended = false;
     this.outbox = store.get('outbox') || [];
@@ -436,9 +437,15 @@ class Chat {
   // typing are not sent (the operator does not see "typing" then).
   async connect() {
     if (this.ended) return;
+    // One stream at a time: a newer connect() (a timer, `online`, the tab shown again) replaces
+    // whatever an older one opened or is still asking /healthz about, so no stream is left
+    // running unseen (each would hold one of the browser's few connections to the server).
+    const gen = ++this.gen;
+    clearTimeout(this.timer);
+    this.drop();
     if (!transport) {
       const r = await http('GET', '/healthz');
-      if (this.ended || this.ws) return; // (another connect() got there first)
+      if (gen !== this.gen || this.ended) return;
       if (r.status !== 200 || !r.body) return this.lost(null);
       transport = r.body.events === 'sse' ? 'sse' : 'websocket';
     }
@@ -468,6 +475,15 @@ class Chat {
     ws.onclose = () => this.lost(ws);
   }
 
+  /** Closes the current stream, if any, without treating that as a loss. */
+  drop() {
+    const s = this.ws;
+    this.ws = null;
+    if (!s) return;
+    s.onopen = s.onmessage = s.onerror = s.onclose = null;
+    s.close();
+  }
+
   /** The stream `s` is gone (null: it could not start): show it, try again later. */
   lost(s) {
     if (this.ws !== s || this.ended) return;
@@ -477,14 +493,16 @@ class Chat {
     const delay = Math.min(30000, 500 * 2 ** this.tries) * (0.75 + Math.random() / 2);
     this.tries++;
     if (this.tries >= 3) this.checkToken();
+    clearTimeout(this.timer);
     this.timer = setTimeout(() => this.connect(), delay);
   }
 
+  /** Back online or shown again: send what waits, and reconnect unless a stream is up. */
   reconnectNow() {
-    if (this.ended || (this.ws && this.ws.readyState <= 1)) return;
-    clearTimeout(this.timer);
-    this.connect();
+    if (this.ended) return;
     this.flush();
+    if (this.ws && this.ws.readyState <= 1) return;
+    this.connect();
   }
 
   /** A stream that keeps failing may mean an expired token: the HTTP route says so plainly. */
@@ -697,9 +715,7 @@ class Chat {
     this.status = 'closed';
     clearInterval(this.ping);
     clearTimeout(this.timer);
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) ws.close();
+    this.drop();
     $('#conn', this.root).hidden = true;
     this.showTyping(false);
     this.render();

@@ -26,6 +26,19 @@ describe('WebChat through the widget on a company page', () => {
     await w.api.status(olga, 'online');
     b = await browser();
     page = b.page;
+    // Every event stream a frame opens, so that a test can count the live ones.
+    await b.context.addInitScript(() => {
+      const streams = (window.__lobbyStreams = []);
+      for (const name of ['EventSource', 'WebSocket']) {
+        const Real = window[name];
+        window[name] = class extends Real {
+          constructor(...args) {
+            super(...args);
+            streams.push(this);
+          }
+        };
+      }
+    });
     const events = (url) => new URL(url).pathname === '/api/v1/client/events';
     page.on('request', (r) => { if (r.resourceType() === 'eventsource' && events(r.url())) streams.eventsource += 1; });
     page.on('websocket', (ws) => { if (events(ws.url())) streams.websocket += 1; });
@@ -214,6 +227,48 @@ describe('WebChat through the widget on a company page', () => {
     // And the stream is live again.
     await w.api.ok('POST', `/api/v1/sessions/${session}/messages`, { token: olga.token, body: { text: 'Good.' } }, 201);
     await frame.locator('[data-testid="message"]', { hasText: 'Good.' }).waitFor({ timeout: 10000 });
+  });
+
+  test('reconnect triggers in a burst (back online, tab shown, timers) leave exactly one event stream', async () => {
+    // Every trigger that comes while the stream is down starts a connect(); with /healthz slow to
+    // answer, they overlap with the backoff timer's. Each stream left running unseen holds one of
+    // the browser's six connections to the server until none is left for the client's messages.
+    const app = page.frames().find((f) => f.url().startsWith(`${w.server.base}/`));
+    assert.ok(app, 'the widget frame');
+    const live = () => app.evaluate(() => window.__lobbyStreams.filter((s) => s.readyState < 2).length);
+    const trigger = () => app.evaluate(() => {
+      dispatchEvent(new Event('online'));
+      document.dispatchEvent(new Event('visibilitychange'));
+    }).catch(() => {});
+    let slow = true;
+    const healthz = async (route) => {
+      if (slow) await sleep(Math.random() * 1500);
+      await route.continue().catch(() => {});
+    };
+    await b.context.route((u) => u.pathname === '/healthz', healthz);
+    try {
+      await w.server.kill();
+      const relaunch = sleep(2500).then(() => w.server.launch());
+      const until = Date.now() + 9000;
+      while (Date.now() < until) {
+        await trigger();
+        await sleep(150 + Math.random() * 300);
+      }
+      await relaunch;
+      slow = false;
+      await tid(frame, 'message').first().waitFor();
+      await eventually(async () => assert.equal(await frame.locator('#conn').isHidden(), true, 'connected again'), { timeout: 60000 });
+      // Let every connect() still on its way (timers, slow answers) finish, then count.
+      await sleep(4000);
+      assert.equal(await live(), 1, 'one live event stream');
+    } finally {
+      await b.context.unroute((u) => u.pathname === '/healthz', healthz);
+    }
+    // And that stream delivers, once.
+    await w.api.ok('POST', `/api/v1/sessions/${session}/messages`, { token: olga.token, body: { text: 'One stream.' } }, 201);
+    await frame.locator('[data-testid="message"]', { hasText: 'One stream.' }).waitFor({ timeout: 15000 });
+    await sleep(500);
+    assert.equal(await frame.locator('[data-testid="message"]', { hasText: 'One stream.' }).count(), 1);
   });
 
   test('the operator closes: the client sees the end and can start again', async () => {
