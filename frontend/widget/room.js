@@ -55,39 +55,89 @@ function render() {
   $('#leave').hidden = ended;
 }
 
-function connect() {
+// The room's events, over the transport the server offers (GET /healthz → `events`): a
+// WebSocket, or Server-Sent Events where the server has none (Spin). An EventSource reconnects
+// by itself when the server ends a stream; a failure before it opened takes the backoff.
+let transport = null, timer = null, gen = 0;
+
+function onFrame(data) {
+  let ev;
+  try { ev = JSON.parse(data); } catch { return; }
+  if (ev.type === 'status') {
+    if (ev.status === 'closed') ended = true;
+    state.status = ev.status;
+    state.position = ev.position ?? null;
+  } else if (ev.type === 'position' || ev.type === 'redirected') {
+    state.status = 'waiting';
+    state.position = ev.position;
+  } else if (ev.type === 'accepted') {
+    state.status = 'active';
+    state.operator = ev.operator;
+    try { sessionStorage.setItem(slot + ':op', ev.operator || ''); } catch {}
+  } else if (ev.type === 'closed') {
+    ended = true;
+    state.status = 'closed';
+  } else return;
+  if ('estimated_wait_seconds' in ev) state.wait = ev.estimated_wait_seconds;
+  render();
+  if (ended) drop();
+}
+
+/** Closes the stream, if any, without treating that as a loss. */
+function drop() {
+  const s = ws;
+  ws = null;
+  if (!s) return;
+  s.onopen = s.onmessage = s.onerror = s.onclose = null;
+  s.close();
+}
+
+/** The stream `s` is gone (null: it could not start): try again later. */
+function lost(s) {
+  if (ws !== s || ended) return;
+  ws = null;
+  transport = null; // ask again: the server may have changed
+  clearTimeout(timer);
+  timer = setTimeout(connect, Math.min(30000, 500 * 2 ** tries++) * (0.75 + Math.random() / 2));
+}
+
+async function connect() {
+  if (ended) return;
+  const mine = ++gen; // a newer connect() replaces this one
+  clearTimeout(timer);
+  drop();
+  if (!transport) {
+    let events = null;
+    try {
+      const r = await fetch('/healthz');
+      if (r.ok) events = (await r.json()).events;
+    } catch { /* the server is away */ }
+    if (mine !== gen || ended) return;
+    if (!events) return lost(null);
+    transport = events === 'sse' ? 'sse' : 'websocket';
+  }
   const u = new URL('/api/v1/client/events', location.href);
-  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   u.searchParams.set('token', token);
   u.searchParams.set('after', '999999999'); // the room needs the state, not the chat's messages
+  if (transport === 'sse') {
+    const es = (ws = new EventSource(u));
+    let open = false;
+    es.onopen = () => { open = true; tries = 0; };
+    es.onmessage = (e) => onFrame(e.data);
+    es.onerror = () => {
+      if (ws !== es || ended) return;
+      // Ended after it opened and reconnecting by itself: let it.
+      if (open && es.readyState === EventSource.CONNECTING) { open = false; return; }
+      es.close();
+      lost(es);
+    };
+    return;
+  }
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   const sock = (ws = new WebSocket(u));
   sock.onopen = () => (tries = 0);
-  sock.onmessage = (e) => {
-    let ev;
-    try { ev = JSON.parse(e.data); } catch { return; }
-    if (ev.type === 'status') {
-      if (ev.status === 'closed') ended = true;
-      state.status = ev.status;
-      state.position = ev.position ?? null;
-    } else if (ev.type === 'position' || ev.type === 'redirected') {
-      state.status = 'waiting';
-      state.position = ev.position;
-    } else if (ev.type === 'accepted') {
-      state.status = 'active';
-      state.operator = ev.operator;
-      try { sessionStorage.setItem(slot + ':op', ev.operator || ''); } catch {}
-    } else if (ev.type === 'closed') {
-      ended = true;
-      state.status = 'closed';
-    } else return;
-    if ('estimated_wait_seconds' in ev) state.wait = ev.estimated_wait_seconds;
-    render();
-    if (ended) sock.close();
-  };
-  sock.onclose = () => {
-    if (ended || ws !== sock) return;
-    setTimeout(connect, Math.min(30000, 500 * 2 ** tries++));
-  };
+  sock.onmessage = (e) => onFrame(e.data);
+  sock.onclose = () => lost(sock);
 }
 
 $('#leave').addEventListener('click', async () => {
@@ -96,7 +146,7 @@ $('#leave').addEventListener('click', async () => {
   } catch {}
   ended = true;
   state.status = 'closed';
-  if (ws) ws.close();
+  drop();
   render();
 });
 

@@ -97,28 +97,55 @@ async function setHidden(page, hidden) {
 }
 
 /**
- * Listens to a client's WebSocket (/api/v1/client/events) as the widget does; `frames` fills
- * with the parsed frames.
+ * Listens to a client's events (/api/v1/client/events) as the widget does, over the transport
+ * GET /healthz names (a WebSocket, or Server-Sent Events on Spin); `frames` fills with the parsed
+ * frames.
  */
 function clientStream(clientToken) {
   const u = new URL('/api/v1/client/events', server.base);
-  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   u.searchParams.set('token', clientToken);
   u.searchParams.set('after', '0');
-  const ws = new WebSocket(u);
   const frames = [];
-  const opened = new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = (e) => reject(new Error(`client WebSocket failed: ${e.message || e.type}`));
-  });
-  ws.onmessage = (e) => {
+  const push = (data) => {
     try {
-      frames.push(JSON.parse(e.data));
+      frames.push(JSON.parse(data));
     } catch {
-      frames.push({ unparsed: String(e.data) });
+      frames.push({ unparsed: String(data) });
     }
   };
-  return { ws, frames, opened, close: () => ws.close() };
+  const stop = new AbortController();
+  let ws = null;
+  const opened = (async () => {
+    const health = await (await fetch(new URL('/healthz', server.base))).json();
+    if (health.events === 'sse') {
+      const r = await fetch(u, { headers: { Accept: 'text/event-stream' }, signal: stop.signal });
+      if (r.status !== 200) throw new Error(`client event stream: ${r.status} ${await r.text()}`);
+      (async () => {
+        const decoder = new TextDecoder();
+        let text = '';
+        try {
+          for await (const chunk of r.body) {
+            text += decoder.decode(chunk, { stream: true });
+            let end;
+            while ((end = text.indexOf('\n\n')) >= 0) {
+              const data = text.slice(0, end).split('\n').filter((l) => l.startsWith('data:'));
+              text = text.slice(end + 2);
+              if (data.length) push(data.map((l) => l.slice(5).trimStart()).join('\n'));
+            }
+          }
+        } catch { /* closed */ }
+      })();
+      return;
+    }
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    ws = new WebSocket(u);
+    ws.onmessage = (e) => push(e.data);
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = (e) => reject(new Error(`client WebSocket failed: ${e.message || e.type}`));
+    });
+  })();
+  return { frames, opened, close: () => { stop.abort(); ws?.close(); } };
 }
 
 before(async () => {
