@@ -6,16 +6,10 @@
 //! durable: nothing is acknowledged before it is stored.
 
 use lobby_core::api::MessageLog;
-use lobby_core::{Event, Lobby, Millis};
+use lobby_core::{snapshot, Event, Lobby, Millis};
 use lobby_wire::Message;
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
-
-/// How many events may pile up after the snapshot before a new one is written.
-const SNAPSHOT_EVERY: u64 = 500;
-/// A snapshot is stored in parts of at most this many bytes (a SQLite row in a Durable
-/// Object holds at most 2 MB).
-const SNAPSHOT_PART_BYTES: usize = 512 * 1024;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -94,14 +88,8 @@ impl Journal {
             .sql
             .exec("SELECT seq, body FROM snapshot_parts ORDER BY part", None)?
             .to_array()?;
-        let (mut lobby, snapshot_seq) = match parts.first() {
-            Some(first) => {
-                let body: String = parts.iter().map(|p| p.body.as_str()).collect();
-                (serde_json::from_str::<Lobby>(&body)?, first.seq as u64)
-            }
-            None => (Lobby::new(), 0),
-        };
-        lobby.reindex();
+        let snapshot_seq = parts.first().map_or(0, |p| p.seq as u64);
+        let mut lobby = snapshot::restore(parts.iter().map(|p| p.body.as_str()))?;
         let mut last = snapshot_seq;
         for stored in self.after(last, u32::MAX)? {
             lobby.apply(&stored.event, stored.at);
@@ -156,28 +144,16 @@ impl Journal {
         seq: u64,
         snapshot_seq: &mut u64,
     ) -> worker::Result<()> {
-        if seq < *snapshot_seq + SNAPSHOT_EVERY {
+        if !snapshot::due(seq, *snapshot_seq) {
             return Ok(());
         }
-        let body = serde_json::to_string(lobby)?;
+        let parts = snapshot::parts(lobby)?;
         self.sql.exec("DELETE FROM snapshot_parts", None)?;
-        let mut rest = body.as_str();
-        let mut part = 0u64;
-        while !rest.is_empty() {
-            let mut cut = rest.len().min(SNAPSHOT_PART_BYTES);
-            while !rest.is_char_boundary(cut) {
-                cut -= 1;
-            }
+        for (part, body) in parts.into_iter().enumerate() {
             self.sql.exec(
                 "INSERT INTO snapshot_parts (part, seq, body) VALUES (?, ?, ?)",
-                vec![
-                    int(part),
-                    int(seq),
-                    SqlStorageValue::String(rest[..cut].to_string()),
-                ],
+                vec![int(part as u64), int(seq), SqlStorageValue::String(body)],
             )?;
-            rest = &rest[cut..];
-            part += 1;
         }
         *snapshot_seq = seq;
         Ok(())

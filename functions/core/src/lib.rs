@@ -10,6 +10,7 @@
 //! - [`invitation`]: six-digit invitation codes and the guard against guessing them.
 //! - [`outbox`]: e-mails owed (offline form), their retries and MIME form.
 //! - [`openapi`]: the OpenAPI document the server serves.
+//! - [`snapshot`]: when the journal snapshots a tenant's state, and how it is stored in parts.
 
 pub mod api;
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod invitation;
 pub mod lobby;
 pub mod openapi;
 pub mod outbox;
+pub mod snapshot;
 pub mod views;
 
 pub use error::ApiError;

@@ -14,14 +14,10 @@
 
 use lobby_core::api::MessageLog;
 use lobby_core::invitation::Guard;
-use lobby_core::{ApiError, Event, Lobby, Millis};
+use lobby_core::{snapshot, ApiError, Event, Lobby, Millis};
 use lobby_wire::Message;
 use spin_sdk::sqlite::wit::sqlite::{Connection, Error as SqlError, Value};
 
-/// How many events may pile up after the snapshot before a new one is written.
-const SNAPSHOT_EVERY: u64 = 500;
-/// A snapshot is stored in parts of at most this many bytes (as on Cloudflare).
-const SNAPSHOT_PART_BYTES: usize = 512 * 1024;
 /// `BEGIN IMMEDIATE` is retried this many times (5 ms apart) while another writer holds the
 /// database (a host whose connection has no busy timeout answers "database is locked" at once).
 const BEGIN_ATTEMPTS: u32 = 2_000;
@@ -204,17 +200,9 @@ impl Journal {
             "SELECT seq, body FROM snapshot_parts WHERE tenant = ? ORDER BY part",
             vec![Value::Text(self.tenant.clone())],
         )?;
-        let (mut lobby, snapshot_seq) = match parts.first() {
-            Some(first) => {
-                let body: String = parts.iter().map(|p| as_text(&p[1])).collect();
-                (
-                    serde_json::from_str::<Lobby>(&body).map_err(internal)?,
-                    as_u64(&first[0]),
-                )
-            }
-            None => (Lobby::new(), 0),
-        };
-        lobby.reindex();
+        let snapshot_seq = parts.first().map_or(0, |p| as_u64(&p[0]));
+        let mut lobby =
+            snapshot::restore(parts.iter().map(|p| as_text(&p[1]))).map_err(internal)?;
         let mut last = snapshot_seq;
         for s in self.after(last, u32::MAX)? {
             lobby.apply(&s.event, s.at);
@@ -299,32 +287,24 @@ impl Journal {
         seq: u64,
         snapshot_seq: u64,
     ) -> Result<(), ApiError> {
-        if seq < snapshot_seq + SNAPSHOT_EVERY {
+        if !snapshot::due(seq, snapshot_seq) {
             return Ok(());
         }
-        let body = serde_json::to_string(lobby).map_err(internal)?;
+        let parts = snapshot::parts(lobby).map_err(internal)?;
         self.exec(
             "DELETE FROM snapshot_parts WHERE tenant = ?",
             vec![Value::Text(self.tenant.clone())],
         )?;
-        let mut rest = body.as_str();
-        let mut part = 0u64;
-        while !rest.is_empty() {
-            let mut cut = rest.len().min(SNAPSHOT_PART_BYTES);
-            while !rest.is_char_boundary(cut) {
-                cut -= 1;
-            }
+        for (part, body) in parts.into_iter().enumerate() {
             self.exec(
                 "INSERT INTO snapshot_parts (tenant, part, seq, body) VALUES (?, ?, ?, ?)",
                 vec![
                     Value::Text(self.tenant.clone()),
-                    int(part),
+                    int(part as u64),
                     int(seq),
-                    Value::Text(rest[..cut].to_string()),
+                    Value::Text(body),
                 ],
             )?;
-            rest = &rest[cut..];
-            part += 1;
         }
         Ok(())
     }
