@@ -218,15 +218,8 @@ impl TenantRoom {
     /// Sends the e-mails that are due, records how each went, and sets the alarm for the next.
     async fn flush_outbox(&self) -> Result<()> {
         let now = Date::now().as_millis() as i64;
-        let due: Vec<Mail> = self.with_live(|live| {
-            Ok(live
-                .lobby
-                .outbox
-                .values()
-                .filter(|m| m.next_at.is_some_and(|t| t <= now))
-                .cloned()
-                .collect())
-        })?;
+        let due: Vec<Mail> =
+            self.with_live(|live| Ok(outbox::due(live.lobby.outbox.values(), now)))?;
         let from = self
             .env
             .var("LOBBY_MAIL_FROM")

@@ -54,6 +54,53 @@ pub fn mime(mail: &Mail, from: &str, message_id: &str, date_secs: i64) -> String
     b.write_to_string().unwrap_or_default()
 }
 
+/// The mails whose next attempt is due at `now`, oldest first.
+pub fn due<'a>(outbox: impl IntoIterator<Item = &'a Mail>, now: Millis) -> Vec<Mail> {
+    let mut due: Vec<Mail> = outbox
+        .into_iter()
+        .filter(|m| m.next_at.is_some_and(|t| t <= now))
+        .cloned()
+        .collect();
+    due.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    due
+}
+
+/// Where a runtime without an e-mail binding (Spin) sends a mail: an HTTP e-mail API with
+/// Resend's documented shape (`POST {api}/emails`, `Authorization: Bearer <key>`, a JSON body),
+/// which other providers copy.
+pub mod http_api {
+    use super::Mail;
+    use serde_json::{json, Value};
+
+    /// The path under the API's base URL.
+    pub const PATH: &str = "/emails";
+
+    /// The JSON body: sender, recipient, subject, plain text and the client's address to reply to.
+    pub fn body(mail: &Mail, from: &str) -> Value {
+        let mut b = json!({
+            "from": format!("Lobby <{from}>"),
+            "to": [mail.to],
+            "subject": mail.subject,
+            "text": mail.text,
+        });
+        if let Some(r) = &mail.reply_to {
+            b["reply_to"] = json!([r]);
+        }
+        b
+    }
+
+    /// The `Idempotency-Key` header: a retry of the same mail (after a lost answer, or from two
+    /// instances at once) is sent once by the provider.
+    pub fn idempotency_key(mail: &Mail) -> String {
+        format!("lobby-mail/{}", mail.id)
+    }
+
+    /// Whether an answer's status means the mail was accepted.
+    pub fn accepted(status: u16) -> bool {
+        (200..300).contains(&status)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +141,48 @@ mod tests {
             .decode(body)
             .unwrap();
         assert_eq!(String::from_utf8(text).unwrap(), mail().text);
+    }
+
+    #[test]
+    fn due_mails_oldest_first_and_not_the_given_up_ones() {
+        let mut a = mail();
+        a.id = "m_a".into();
+        a.created_at = 5;
+        a.next_at = Some(100);
+        let mut b = mail();
+        b.id = "m_b".into();
+        b.created_at = 1;
+        b.next_at = Some(50);
+        let mut later = mail();
+        later.id = "m_later".into();
+        later.next_at = Some(101);
+        let mut given_up = mail();
+        given_up.id = "m_gone".into();
+        given_up.next_at = None;
+        let all = [a, b, later, given_up];
+        let ids: Vec<String> = due(&all, 100).into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, ["m_b", "m_a"]);
+        assert!(due(&all, 49).is_empty());
+    }
+
+    #[test]
+    fn the_http_api_body_has_the_documented_fields() {
+        let body = http_api::body(&mail(), "lobby@acme.test");
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "from": "Lobby <lobby@acme.test>",
+                "to": ["support@acme.test"],
+                "subject": "Zpráva od Jany Nováková",
+                "text": "Dobrý den, volejte prosím zítra. 😊",
+                "reply_to": ["jana@example.cz"],
+            })
+        );
+        let mut m = mail();
+        m.reply_to = None;
+        assert!(http_api::body(&m, "x@y.z").get("reply_to").is_none());
+        assert_eq!(http_api::idempotency_key(&m), "lobby-mail/m_1");
+        assert!(http_api::accepted(200) && http_api::accepted(202));
+        assert!(!http_api::accepted(429) && !http_api::accepted(500) && !http_api::accepted(301));
     }
 }

@@ -48,6 +48,13 @@ const SCHEMA: &[&str] = &[
   tenant TEXT PRIMARY KEY,
   body TEXT NOT NULL
 )",
+    // Who is sending which mail until when (`mail`): concurrent instances send each mail once.
+    "CREATE TABLE IF NOT EXISTS mail_claims (
+  tenant TEXT NOT NULL,
+  id TEXT NOT NULL,
+  until INTEGER NOT NULL,
+  PRIMARY KEY (tenant, id)
+)",
 ];
 
 pub struct Journal {
@@ -133,10 +140,10 @@ impl Journal {
             tenant: tenant.to_string(),
         };
         let ready = j.exec(
-            "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'events_by_message', 'snapshot_parts')",
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'events_by_message', 'snapshot_parts', 'guards', 'mail_claims')",
             vec![],
         )?;
-        if ready.first().and_then(|r| r.first()).map(as_u64) != Some(3) {
+        if ready.first().and_then(|r| r.first()).map(as_u64) != Some(SCHEMA.len() as u64) {
             for stmt in SCHEMA {
                 j.retrying(stmt).await?;
             }
@@ -278,6 +285,40 @@ impl Journal {
             out.push(Stored { seq, at, event });
         }
         Ok(out)
+    }
+
+    /// Claims mail `id` for sending until `until`, unless another instance holds an unexpired
+    /// claim (call inside a write transaction).
+    pub fn claim_mail(&self, id: &str, now: Millis, until: Millis) -> Result<bool, ApiError> {
+        let held = self.exec(
+            "SELECT until FROM mail_claims WHERE tenant = ? AND id = ?",
+            vec![Value::Text(self.tenant.clone()), Value::Text(id.into())],
+        )?;
+        if held
+            .first()
+            .and_then(|r| r.first())
+            .is_some_and(|v| matches!(v, Value::Integer(t) if *t > now))
+        {
+            return Ok(false);
+        }
+        self.exec(
+            "INSERT OR REPLACE INTO mail_claims (tenant, id, until) VALUES (?, ?, ?)",
+            vec![
+                Value::Text(self.tenant.clone()),
+                Value::Text(id.into()),
+                Value::Integer(until),
+            ],
+        )?;
+        Ok(true)
+    }
+
+    /// Ends the claim on mail `id` (its outcome is journaled).
+    pub fn release_mail(&self, id: &str) -> Result<(), ApiError> {
+        self.exec(
+            "DELETE FROM mail_claims WHERE tenant = ? AND id = ?",
+            vec![Value::Text(self.tenant.clone()), Value::Text(id.into())],
+        )
+        .map(|_| ())
     }
 
     /// Writes a snapshot when enough events have piled up since the last one.

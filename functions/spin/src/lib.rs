@@ -9,12 +9,14 @@
 //! - real time (`sse`): Spin has no inbound WebSockets, so the two event routes answer
 //!   Server-Sent Events with the same JSON frames, resuming from `after`.
 //!
-//! - static files (`assets`): the operator app and the widget from the folder spin.toml mounts.
+//! - static files (`assets`): the operator app and the widget from the folder spin.toml mounts;
+//! - e-mail (`mail`): the outbox's mails through an HTTP e-mail API, after the call that owes them.
 //!
-//! Secrets come from Spin variables: `lobby_platform_token`, `lobby_token_secret`.
+//! Secrets come from Spin variables: `lobby_platform_token`, `lobby_token_secret`, `lobby_mail_key`.
 
 mod assets;
 mod journal;
+mod mail;
 mod sse;
 
 use bytes::Bytes;
@@ -312,15 +314,27 @@ async fn coordinate(
         }
         let reply = match result {
             Ok(reply) => reply,
-            Err(e) => return Ok(error_response(&e)),
+            Err(e) => return Ok((error_response(&e), false)),
         };
         let stored = journal.append(last, now, reply.events)?;
         journal.maybe_snapshot(&lobby, last + stored.len() as u64, snapshot)?;
-        Ok(json_response(reply.status, &reply.body))
+        Ok((
+            json_response(reply.status, &reply.body),
+            mail::any_due(&lobby, now),
+        ))
     })();
     match result {
-        Ok(resp) => {
+        Ok((resp, mail_due)) => {
             journal.commit()?;
+            if mail_due {
+                // After the answer: the caller does not wait for the e-mail API.
+                let tenant = tenant.to_string();
+                spin_sdk::wasip3::spawn(async move {
+                    if let Err(e) = mail::send_due(&tenant).await {
+                        eprintln!("lobby: sending mail: {e}");
+                    }
+                });
+            }
             Ok(resp)
         }
         Err(e) => {

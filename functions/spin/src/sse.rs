@@ -180,6 +180,12 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
             }
             if poll % KEEPALIVE_POLLS == 0 {
                 out.push(KEEPALIVE.into());
+                // Spin has no alarms: open streams drive the outbox's retries.
+                if crate::mail::any_due(&lobby, now_millis()) {
+                    if let Err(e) = crate::mail::send_due(&tenant).await {
+                        eprintln!("lobby: sending mail: {e}");
+                    }
+                }
             }
             for f in out {
                 if tx.send(f).await.is_err() {

@@ -12,6 +12,7 @@
 //! `LOBBY_E2E_START_TIMEOUT` and `LOBBY_E2E_EVENT_TIMEOUT` (seconds), `LOBBY_E2E_TMP` (where the
 //! per-server folders go), `LOBBY_E2E_KEEP=1` (keep them, with `wrangler.log`).
 
+pub mod fake;
 pub mod fixtures;
 pub mod http;
 pub mod reliability;

@@ -192,6 +192,9 @@ pub struct Server {
     pub(crate) http: reqwest::blocking::Client,
     running: Mutex<Option<Running>>,
     starts: AtomicU64,
+    /// The e-mail API the Spin component sends to (Spin has no e-mail binding).
+    mail_api: crate::fake::FakeProvider,
+    mail_key: String,
 }
 
 impl Server {
@@ -235,6 +238,8 @@ impl Server {
             http,
             running: Mutex::new(None),
             starts: AtomicU64::new(0),
+            mail_api: crate::fake::FakeProvider::start(crate::fake::mail_api_success),
+            mail_key: format!("re_e2e_{}", random_hex(8)),
         };
         server.launch()?;
         Ok(server)
@@ -252,6 +257,11 @@ impl Server {
     /// The absolute URL of a path (`/api/v1/...`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// The fake e-mail API the Spin component sends mails to, and the key it must present.
+    pub fn mail_api(&self) -> (&crate::fake::FakeProvider, &str) {
+        (&self.mail_api, &self.mail_key)
     }
 
     /// The folder with the persisted state and wrangler's log.
@@ -339,6 +349,9 @@ impl Server {
             .env("SPIN_HOST_SQLITE_PATH", self.dir.join("state/lobby.db"))
             // Streams that outlive every test: no reconnect gaps (the SSE reader reconnects anyway).
             .env("SPIN_VARIABLE_LOBBY_STREAM_SECONDS", "600")
+            .env("SPIN_VARIABLE_LOBBY_MAIL_API", &self.mail_api.base)
+            .env("SPIN_VARIABLE_LOBBY_MAIL_KEY", &self.mail_key)
+            .env("SPIN_VARIABLE_LOBBY_MAIL_FROM", "lobby@e2e.example")
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)

@@ -8,14 +8,11 @@
 //! retried by the Durable Object's alarm (also across a crash of the server) with the same VK
 //! `random_id`.
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use lobby_e2e::fake::*;
 use lobby_e2e::*;
 use lobby_wire::{EntryKind, Message, OperatorEvent, Party};
 use serde_json::{json, Value};
@@ -48,228 +45,7 @@ fn skip_on_spin() -> bool {
     false
 }
 
-fn wait_until<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
-    wait_within(event_timeout() * 2, what, f)
-}
-
-fn wait_within<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-}
-
 // ---------------------------------------------------------------- the fake provider
-
-/// One request Lobby made to the provider.
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    /// Path and query, as sent.
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Recorded {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or_default()
-    }
-
-    fn query(&self) -> Vec<(String, String)> {
-        self.target
-            .split_once('?')
-            .map(|(_, q)| form(q))
-            .unwrap_or_default()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "{} {}: body is not JSON ({e}): {}",
-                self.method,
-                self.target,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    fn form(&self) -> Vec<(String, String)> {
-        form(std::str::from_utf8(&self.body).expect("a UTF-8 form body"))
-    }
-}
-
-fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let h = u8::from_str_radix(&s[i + 1..i + 3], 16).expect("a %XX escape");
-                out.push(h);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).expect("UTF-8 after decoding")
-}
-
-fn form(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
-/// How the fake answers a request: a status and a JSON body.
-type Answer = (u16, String);
-
-/// A provider on 127.0.0.1: records every request; answers from `scripted` first (in order),
-/// otherwise as the provider documents a success.
-struct FakeProvider {
-    base: String,
-    seen: Arc<Mutex<Vec<Recorded>>>,
-    scripted: Arc<Mutex<VecDeque<Answer>>>,
-}
-
-impl FakeProvider {
-    fn start() -> FakeProvider {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake provider");
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let scripted = Arc::new(Mutex::new(VecDeque::new()));
-        let (s, q) = (seen.clone(), scripted.clone());
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (s, q) = (s.clone(), q.clone());
-                thread::spawn(move || serve(stream, &s, &q));
-            }
-        });
-        FakeProvider {
-            base,
-            seen,
-            scripted,
-        }
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    /// The next request whose path ends with `suffix`, after the first `after` of them.
-    fn wait_for(&self, suffix: &str, after: usize) -> Recorded {
-        wait_until(&format!("a request to …{suffix}"), || {
-            self.requests()
-                .into_iter()
-                .filter(|r| r.path().ends_with(suffix))
-                .nth(after)
-        })
-    }
-
-    fn count(&self, suffix: &str) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| r.path().ends_with(suffix))
-            .count()
-    }
-
-    fn script(&self, answer: Answer) {
-        self.scripted.lock().unwrap().push_back(answer);
-    }
-}
-
-fn serve(stream: TcpStream, seen: &Mutex<Vec<Recorded>>, scripted: &Mutex<VecDeque<Answer>>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let target = parts.next().unwrap_or_default().to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let header = |n: &str| {
-        headers
-            .iter()
-            .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(n))
-            .map(|(_, v)| v.clone())
-    };
-    let mut body = Vec::new();
-    if let Some(len) = header("content-length").and_then(|l| l.parse::<usize>().ok()) {
-        body.resize(len, 0);
-        let _ = reader.read_exact(&mut body);
-    } else if header("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let mut size = String::new();
-            if reader.read_line(&mut size).unwrap_or(0) == 0 {
-                break;
-            }
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            let mut chunk = vec![0; n + 2];
-            let _ = reader.read_exact(&mut chunk);
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-    }
-    let rec = Recorded {
-        method,
-        target,
-        headers,
-        body,
-    };
-    let (status, answer) = scripted
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or_else(|| documented_success(&rec));
-    seen.lock().unwrap().push(rec);
-    let reply = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-        answer.len()
-    );
-    let mut stream = stream;
-    let _ = stream.write_all(reply.as_bytes());
-    let _ = stream.flush();
-}
 
 /// What each provider answers to a successful call, from its documentation.
 fn documented_success(r: &Recorded) -> Answer {
@@ -390,7 +166,7 @@ fn whatsapp_entry_queue_accept_reply_status_and_the_next_message() {
     let server = shared();
     let desk = server.desk("wa", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
-    let fake = FakeProvider::start();
+    let fake = FakeProvider::start(documented_success);
 
     let config = json!({"phone_number_id": WA_PHONE_ID, "app_secret": APP_SECRET,
         "verify_token": "wa-verify-e2e", "access_token": "wa-access-e2e", "group": desk.group,
@@ -524,7 +300,7 @@ fn forged_unsigned_replayed_and_malformed_deliveries_change_nothing() {
     let server = shared();
     let desk = server.desk("forge", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
-    let fake = FakeProvider::start();
+    let fake = FakeProvider::start(documented_success);
     configure(
         server,
         admin,
@@ -618,7 +394,7 @@ fn messenger_names_the_client_from_its_profile_and_a_refused_reply_is_shown() {
     let server = shared();
     let desk = server.desk("fb", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
-    let fake = FakeProvider::start();
+    let fake = FakeProvider::start(documented_success);
     configure(
         server,
         admin,
@@ -724,7 +500,7 @@ fn vk_confirmation_entry_reply_with_random_id_and_redirect() {
     let desk = server.desk("vk", &["Ann", "Bob"], 3);
     let (slug, admin) = (&desk.tenant.slug, &desk.tenant.admin.token);
     let (ann, bob) = (&desk.ops[0], &desk.ops[1]);
-    let fake = FakeProvider::start();
+    let fake = FakeProvider::start(documented_success);
     configure(
         server,
         admin,
@@ -871,7 +647,7 @@ fn a_send_the_provider_fails_is_retried_by_the_alarm_with_the_same_random_id() {
     let server = shared();
     let desk = server.desk("retry", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
-    let fake = FakeProvider::start();
+    let fake = FakeProvider::start(documented_success);
     configure(
         server,
         admin,
@@ -931,7 +707,7 @@ fn a_whatsapp_template_goes_out_in_the_documented_shape() {
     let server = shared();
     let desk = server.desk("tpl", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
-    let fake = FakeProvider::start();
+    let fake = FakeProvider::start(documented_success);
     configure(
         server,
         admin,
@@ -1006,7 +782,7 @@ fn an_owed_send_survives_a_crash_of_the_server_and_goes_out_once() {
     let server = Server::start();
     let desk = server.desk("crash", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
-    let fake = FakeProvider::start();
+    let fake = FakeProvider::start(documented_success);
     configure(
         &server,
         admin,

@@ -6,8 +6,10 @@
 
 use std::net::TcpStream;
 use std::path::PathBuf;
+use std::thread;
 use std::time::{Duration, Instant};
 
+use lobby_e2e::fake::wait_until;
 use lobby_e2e::*;
 use lobby_wire::{
     ClientEvent, EntryAccepted, EntryKind, FieldRule, InvitationCreated, Presence, WidgetConfig,
@@ -351,9 +353,39 @@ fn the_offline_form_is_received_then_emailed_to_the_widgets_address() {
         .expect_error(403, "origin_not_allowed");
 
     if runtime() == Runtime::Spin {
-        // Spin has no e-mail binding: the form is stored in the outbox, not sent (a documented
-        // gap of the Spin runtime, functions/spin/README.md).
-        eprintln!("offline form: e-mail delivery is not checked on Spin (no e-mail binding)");
+        // Spin has no e-mail binding: the mail goes to the HTTP e-mail API (Resend's shape).
+        let (api, key) = server.mail_api();
+        let sent = wait_until("the mail at the e-mail API", || {
+            api.requests()
+                .into_iter()
+                .find(|r| r.json()["to"] == json!([to]))
+        });
+        assert_eq!(
+            (sent.method.as_str(), sent.target.as_str()),
+            ("POST", "/emails")
+        );
+        assert_eq!(
+            sent.header("Authorization"),
+            Some(format!("Bearer {key}").as_str())
+        );
+        assert_eq!(sent.header("Content-Type"), Some("application/json"));
+        let idempotency = sent.header("Idempotency-Key").expect("an Idempotency-Key");
+        assert!(idempotency.starts_with("lobby-mail/"), "{idempotency}");
+        let body = sent.json();
+        assert_eq!(body["from"], "Lobby <lobby@e2e.example>");
+        assert_eq!(body["reply_to"], json!(["jana@example.cz"]));
+        assert!(body["subject"].as_str().unwrap().contains(&name), "{body}");
+        assert!(body["text"].as_str().unwrap().contains(&message), "{body}");
+        // Sent once: later calls to the tenant find nothing more to send.
+        server.create_tenant("woff2");
+        tenant.group("Later");
+        thread::sleep(Duration::from_secs(1));
+        let copies = api
+            .requests()
+            .iter()
+            .filter(|r| r.header("Idempotency-Key") == Some(idempotency))
+            .count();
+        assert_eq!(copies, 1, "the mail was sent once");
         return;
     }
     let raw = wait_for_mail_to(server, &to);
@@ -678,4 +710,54 @@ fn typing_is_relayed_between_the_client_and_its_operator() {
     for s in [olga_ws, petr_ws, client_ws] {
         s.close();
     }
+}
+
+#[test]
+fn on_spin_a_mail_the_api_refused_is_sent_again_later_once() {
+    if runtime() != Runtime::Spin {
+        println!("Spin only: on Cloudflare mails go through the send_email binding");
+        return;
+    }
+    // Its own server: the scripted outage must meet this test's mail, not another test's.
+    let server = &Server::start();
+    let tenant = server.create_tenant("wretry");
+    let group = tenant.group("Sales");
+    let widget = tenant.widget("Shop chat", &group, &[SHOP]);
+    let to = format!("offline@{}.example", tenant.slug);
+    let (api, _) = server.mail_api();
+    // The API is down for the first attempt.
+    api.script((
+        503,
+        json!({"name": "internal_server_error", "message": "down"}).to_string(),
+    ));
+    let marker = random_hex(6);
+    server
+        .post(&format!("/api/v1/widgets/{}/offline", widget.key))
+        .header("Origin", SHOP)
+        .json(&json!({"form": {"name": "Eva", "email": "eva@example.cz"}, "message": format!("Call me ({marker})")}))
+        .send()
+        .ok::<Value>(202);
+    let mine = || {
+        api.requests()
+            .into_iter()
+            .filter(|r| r.json()["to"] == json!([to]))
+            .collect::<Vec<_>>()
+    };
+    let first = wait_until("the first attempt", || mine().into_iter().next());
+    // The core retries after 30 s; Spin has no alarms, so a later call to the tenant sends it.
+    thread::sleep(Duration::from_secs(31));
+    tenant.group("Later");
+    let again = wait_until("the second attempt", || mine().into_iter().nth(1));
+    assert_eq!(
+        again.header("Idempotency-Key"),
+        first.header("Idempotency-Key")
+    );
+    assert_eq!(again.json(), first.json(), "the same mail");
+    tenant.group("Even later");
+    thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        mine().len(),
+        2,
+        "accepted the second time, not sent a third"
+    );
 }
