@@ -433,8 +433,8 @@ class Chat {
   // offers (GET /healthz → `events`): a WebSocket, or Server-Sent Events where the server has no
   // WebSockets (Spin). An EventSource reconnects by itself when the server ends a stream (it
   // does every 25 s), resuming with Last-Event-ID; a failure before the stream opened (server
-  // away, token refused) takes the same backoff as a closed WebSocket. SSE is one-way: pings and
-  // typing are not sent (the operator does not see "typing" then).
+  // away, token refused) takes the same backoff as a closed WebSocket. SSE is one-way: no pings,
+  // and typing goes over HTTP (POST /api/v1/client/typing).
   async connect() {
     if (this.ended) return;
     // One stream at a time: a newer connect() (a timer, `online`, the tab shown again) replaces
@@ -608,7 +608,12 @@ class Chat {
     const now = Date.now();
     if (this.input.value.trim() && now - this.lastTyping > 2000) {
       this.lastTyping = now;
-      this.wsSend({ type: 'typing' });
+      // Up the WebSocket; beside a one-way stream of Server-Sent Events, over HTTP.
+      if (typeof EventSource !== 'undefined' && this.ws instanceof EventSource) {
+        http('POST', '/api/v1/client/typing', undefined, this.token);
+      } else {
+        this.wsSend({ type: 'typing' });
+      }
     }
   }
 

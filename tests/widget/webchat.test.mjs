@@ -4,7 +4,7 @@
 // single-page-app navigation), a reload of the company page resuming the same conversation with
 // the draft kept, and a lost connection losing nothing. The steps share one conversation and run
 // in order. With LOBBY_E2E_RUNTIME=spin the same runs on the Spin host, where the widget's events
-// come as Server-Sent Events and typing is not relayed (docs/realtime.md).
+// come as Server-Sent Events and typing goes up over HTTP (docs/realtime.md).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -145,9 +145,9 @@ describe('WebChat through the widget on a company page', () => {
     }
   });
 
-  // Typing travels up and down WebSockets; a stream of Server-Sent Events goes one way and the
-  // Spin runtime relays no typing, so the widget sends none there (docs/realtime.md).
-  test('typing both ways', { skip: RUNTIME === 'spin' && 'no typing over Server-Sent Events (Spin)' }, async () => {
+  // Typing travels up and down WebSockets; beside a one-way stream of Server-Sent Events (Spin)
+  // it goes up over HTTP (POST /api/v1/client/typing, /api/v1/sessions/{id}/typing).
+  test('typing both ways', async () => {
     opSocket = await operatorSocket(w.server.base, olga.token);
     await sleep(300);
     await tid(frame, 'message-input').pressSequentially('Also', { delay: 30 });
@@ -187,10 +187,10 @@ describe('WebChat through the widget on a company page', () => {
     frame = widgetFrame(page);
     await tid(frame, 'chat').waitFor({ timeout: 15000 });
     await eventually(async () => assert.equal(await frame.locator('[data-testid="message"][data-from="client"]').count(), 2));
-    // Every operator message stored so far (two, or one where the typing step did not run).
+    // Every operator message stored so far.
     const stored = await w.api.ok('GET', `/api/v1/sessions/${session}/messages?after=0`, { token: olga.token }, 200);
     const fromOperator = stored.messages.filter((m) => m.from === 'operator').length;
-    assert.equal(fromOperator, RUNTIME === 'spin' ? 1 : 2);
+    assert.equal(fromOperator, 2);
     assert.equal(await frame.locator('[data-testid="message"][data-from="operator"]').count(), fromOperator);
     assert.equal(await tid(frame, 'message-input').inputValue(), 'half-written question');
     assert.match(await frame.locator('#note').textContent(), /Olga/);

@@ -11,6 +11,7 @@ use lobby_core::channels::desk::HookRequest;
 use lobby_core::channels::{self, Channel, HttpRequest};
 use lobby_core::lobby::Command;
 use lobby_core::outbox::{self, Mail};
+use lobby_core::views::TypingTo;
 use lobby_core::{ApiError, Event, Lobby, Millis};
 use lobby_wire::{ClientEvent, OperatorEvent, Party};
 use serde::{Deserialize, Serialize};
@@ -125,6 +126,9 @@ impl TenantRoom {
                     Err(e) => return Ok((error_response(&e)?, false)),
                 };
             let owes = owes_delivery(&reply.events);
+            if let Some(to) = &reply.typing {
+                self.tell_typing(to);
+            }
             self.record(live, now, reply.events)?;
             Ok((json_response(reply.status, &reply.body)?, owes))
         })
@@ -270,7 +274,8 @@ impl TenantRoom {
             .map_err(|e| Error::RustError(format!("{e:?}")))
     }
 
-    /// Relays "typing" between a client and the operator serving it (not journaled).
+    /// Relays "typing" sent up a socket between a client and the operator serving it (not
+    /// journaled; `POST /client/typing` and `/sessions/{id}/typing` do the same over HTTP).
     fn relay_typing(&self, peer: &Peer, text: &str) -> Result<()> {
         let Ok(frame) = serde_json::from_str::<serde_json::Value>(text) else {
             return Ok(());
@@ -279,37 +284,43 @@ impl TenantRoom {
             return Ok(());
         }
         self.with_live(|live| {
-            match peer {
-                Peer::Client { id, .. } => {
-                    if let Some((operator, session)) = live.lobby.typing_peer(id) {
-                        for ws in self
-                            .state
-                            .get_websockets_with_tag(&format!("op:{operator}"))
-                        {
-                            let _ = ws.send(&OperatorEvent::Typing {
-                                session: session.clone(),
-                            });
-                        }
-                    }
-                }
-                Peer::Operator { id } => {
-                    let session = frame["session"].as_str().unwrap_or_default();
-                    if let Some(c) = live.lobby.client_by_session(session) {
-                        if live.lobby.typing_peer(&c.id).is_some_and(|(o, _)| o == *id) {
-                            for ws in self
-                                .state
-                                .get_websockets_with_tag(&format!("client:{}", c.id))
-                            {
-                                let _ = ws.send(&ClientEvent::Typing {
-                                    from: Party::Operator,
-                                });
-                            }
-                        }
-                    }
-                }
+            let to = match peer {
+                Peer::Client { id, .. } => live.lobby.typing_from_client(id),
+                Peer::Operator { id } => live
+                    .lobby
+                    .typing_from_operator(id, frame["session"].as_str().unwrap_or_default()),
+            };
+            if let Some(to) = to {
+                self.tell_typing(&to);
             }
             Ok(())
         })
+    }
+
+    /// Shows "typing…" on the sockets of whom it is for.
+    fn tell_typing(&self, to: &TypingTo) {
+        match to {
+            TypingTo::Operator { operator, session } => {
+                for ws in self
+                    .state
+                    .get_websockets_with_tag(&format!("op:{operator}"))
+                {
+                    let _ = ws.send(&OperatorEvent::Typing {
+                        session: session.clone(),
+                    });
+                }
+            }
+            TypingTo::Client { client } => {
+                for ws in self
+                    .state
+                    .get_websockets_with_tag(&format!("client:{client}"))
+                {
+                    let _ = ws.send(&ClientEvent::Typing {
+                        from: Party::Operator,
+                    });
+                }
+            }
+        }
     }
 
     /// Sends every socket what it should see of the new events.

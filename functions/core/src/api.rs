@@ -16,6 +16,7 @@ use crate::lobby::{
     Author, Client, Closer, Command, Details, Event, Group, Lobby, Millis, Operator, Target,
     Tenant, Widget, DEFAULT_CHAT_LIMIT,
 };
+use crate::views::TypingTo;
 
 /// The largest request body the API reads.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -50,6 +51,7 @@ pub enum Route {
     SessionMessages { session: String },
     PostSessionMessage { session: String },
     CloseSession { session: String },
+    SessionTyping { session: String },
     OperatorEvents,
     WidgetEntry { key: String },
     WidgetConfig { key: String },
@@ -59,6 +61,7 @@ pub enum Route {
     PostClientMessage,
     ClientPages,
     ClientLeave,
+    ClientTyping,
     ClientEvents,
     ListChannels,
     GetChannel { channel: String },
@@ -114,6 +117,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
                 Route::PostSessionMessage { session: s(3) },
             )),
             ["sessions", _, "close"] => Some((&["POST"], Route::CloseSession { session: s(3) })),
+            ["sessions", _, "typing"] => Some((&["POST"], Route::SessionTyping { session: s(3) })),
             ["operator", "events"] => Some((&["GET"], Route::OperatorEvents)),
             ["widgets", _, "entries"] => Some((&["POST"], Route::WidgetEntry { key: s(3) })),
             ["widgets", _, "config"] => Some((&["GET"], Route::WidgetConfig { key: s(3) })),
@@ -132,6 +136,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             }
             ["client", "pages"] => Some((&["POST"], Route::ClientPages)),
             ["client", "leave"] => Some((&["POST"], Route::ClientLeave)),
+            ["client", "typing"] => Some((&["POST"], Route::ClientTyping)),
             ["client", "events"] => Some((&["GET"], Route::ClientEvents)),
             _ => None,
         },
@@ -169,9 +174,8 @@ impl Route {
             | GetChannel { .. }
             | ConfigureChannel { .. } => Access::Admin,
             WidgetEntry { .. } | WidgetConfig { .. } | WidgetOffline { .. } => Access::Widget,
-            ClientMessages | PostClientMessage | ClientPages | ClientLeave | ClientEvents => {
-                Access::Client
-            }
+            ClientMessages | PostClientMessage | ClientPages | ClientLeave | ClientTyping
+            | ClientEvents => Access::Client,
             _ => Access::Operator,
         }
     }
@@ -351,6 +355,8 @@ pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub events: Vec<Event>,
+    /// "Typing…" for the adapter to relay live (never journaled).
+    pub typing: Option<TypingTo>,
 }
 
 impl Reply {
@@ -363,6 +369,7 @@ impl Reply {
             status,
             body: serde_json::to_value(body).expect("wire types serialize"),
             events,
+            typing: None,
         }
     }
 }
@@ -1049,6 +1056,21 @@ impl Lobby {
                 };
                 Reply::with(201, wire::Posted { seq }, events)
             }
+            Route::ClientTyping => {
+                let (client, _) = client_of(actor)?;
+                typing_reply(self.typing_from_client(client))
+            }
+            Route::SessionTyping { session } => {
+                let op = self.acting_operator(actor)?.id.clone();
+                if !self
+                    .sessions
+                    .get(session)
+                    .is_some_and(|s| s.operators.contains(&op))
+                {
+                    return Err(ApiError::not_found(format!("session {session}")));
+                }
+                typing_reply(self.typing_from_operator(&op, session))
+            }
             Route::ClientLeave => {
                 let (client, _) = client_of(actor)?;
                 let events = self.handle(
@@ -1374,6 +1396,14 @@ impl Lobby {
         v["webhook"] = Value::String(format!("/hooks/{slug}/{}", config.channel().as_str()));
         v
     }
+}
+
+/// A typing call's answer: whether anyone is told (nobody while the client waits, or after the
+/// session moved on), and whom.
+fn typing_reply(to: Option<TypingTo>) -> Reply {
+    let mut reply = Reply::ok(json!({ "relayed": to.is_some() }));
+    reply.typing = to;
+    reply
 }
 
 fn client_of(actor: &Actor) -> Result<(&str, &str), ApiError> {

@@ -266,6 +266,8 @@ fn paths_and_schemas() -> Value {
                         "responses": {"200": answer("messages", messages.clone()), "401": answer("no token", error_ref()), "404": answer("unknown", error_ref())}},
                 "post": op("write to the client", Some("operator"), Some(post_message.clone()), (201, posted.clone()), &[400, 401, 403, 404, 409, 413, 422])},
             "/api/v1/sessions/{id}/close": {"parameters": [path_param("id")], "post": op("close a session", Some("operator"), None, (200, status_ok.clone()), &[401, 403, 404, 409])},
+            "/api/v1/sessions/{id}/typing": {"parameters": [path_param("id")], "post": op("the operator is typing: the client sees it (over a WebSocket, `{\"type\":\"typing\",\"session\"}` up the socket does the same)", Some("operator"), None,
+                (200, obj(json!({"relayed": s("boolean")}), &["relayed"])), &[401, 403, 404])},
             "/api/v1/operator/events": websocket("the operator's events (WebSocket or Server-Sent Events)", "operator"),
             "/api/v1/widgets/{key}/entries": {"parameters": [path_param("key")], "post": op("a client enters through a widget", None,
                 Some(obj(json!({"entry": entry_kind, "form": obj(json!({"name": s("string"), "phone": s("string"), "email": s("string")}), &[]),
@@ -279,6 +281,8 @@ fn paths_and_schemas() -> Value {
             "/api/v1/client/pages": {"post": op("report a page view (browsing history)", Some("client"),
                 Some(obj(json!({"url": s("string"), "title": s("string")}), &["url"])), (202, status_ok.clone()), &[400, 401, 404, 413, 422])},
             "/api/v1/client/leave": {"post": op("the client leaves the queue or ends its session", Some("client"), None, (200, status_ok), &[401, 404])},
+            "/api/v1/client/typing": {"post": op("the client is typing: its operator sees it (over a WebSocket, `{\"type\":\"typing\"}` up the socket does the same)", Some("client"), None,
+                (200, obj(json!({"relayed": s("boolean")}), &["relayed"])), &[401, 403, 404])},
             "/api/v1/client/events": websocket("the client's events (WebSocket or Server-Sent Events)", "client"),
         }
     });
@@ -399,6 +403,8 @@ mod tests {
             "/api/v1/client/messages",
             "/api/v1/client/pages",
             "/api/v1/client/events",
+            "/api/v1/client/typing",
+            "/api/v1/sessions/{id}/typing",
             "/api/v1/channels/{channel}",
         ] {
             assert!(

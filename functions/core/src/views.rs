@@ -446,6 +446,22 @@ impl Lobby {
         }
     }
 
+    /// Client `client_id` is typing: whom to tell (the operator serving it), if anyone.
+    pub fn typing_from_client(&self, client_id: &str) -> Option<TypingTo> {
+        self.typing_peer(client_id)
+            .map(|(operator, session)| TypingTo::Operator { operator, session })
+    }
+
+    /// Operator `operator` is typing in `session`: whom to tell (its client, while this
+    /// operator serves it), if anyone.
+    pub fn typing_from_operator(&self, operator: &str, session: &str) -> Option<TypingTo> {
+        let c = self.client_by_session(session)?;
+        let (serving, current) = self.typing_peer(&c.id)?;
+        (serving == operator && current == session).then(|| TypingTo::Client {
+            client: c.id.clone(),
+        })
+    }
+
     /// Clients whose queue position an event may have changed: everyone waiting behind the
     /// place a client left, in the queues the event touched.
     pub fn moved_by(&self, event: &Event) -> Vec<(String, u32)> {
@@ -466,4 +482,13 @@ impl Lobby {
             .flat_map(|t| self.queue(t).zip(1..).map(|(c, p)| (c.id.clone(), p)))
             .collect()
     }
+}
+
+/// "Typing…" to show someone now; relayed live, never journaled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypingTo {
+    /// The operator serving the typing client, in that session's tab.
+    Operator { operator: String, session: String },
+    /// The client whose operator is typing.
+    Client { client: String },
 }

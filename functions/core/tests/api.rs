@@ -1286,6 +1286,81 @@ fn an_active_client_is_handed_over_and_the_session_goes_on() {
 }
 
 #[test]
+fn typing_reaches_the_serving_operator_and_its_client_only_and_is_never_journaled() {
+    use lobby_core::views::TypingTo;
+    let mut w = World::new();
+    let ann = w.ann.clone();
+    let admin = w.admin.clone();
+    let r = w.ok(
+        Route::CreateOperator,
+        &admin,
+        json!({"email": "cid@acme.test", "password": "cid's password", "name": "Cid",
+               "role": "operator", "groups": [w.support]}),
+    );
+    let cid = Actor::Operator {
+        id: created_id(&r),
+        admin: false,
+    };
+    let ann_id = match &ann {
+        Actor::Operator { id, .. } => id.clone(),
+        _ => unreachable!(),
+    };
+    w.online(&ann);
+    let e = w.enter(json!({"entry": "webchat"}));
+    let client = World::client_actor(&e);
+    let session = Route::SessionTyping {
+        session: e.session.clone(),
+    };
+    // Waiting: nobody to tell yet.
+    let r = w.ok(Route::ClientTyping, &client, Value::Null);
+    assert_eq!(r.body, json!({"relayed": false}));
+    assert_eq!(r.typing, None);
+    assert_eq!(
+        w.refused(session.clone(), &ann, b"", &browser()),
+        (404, "not_found".into())
+    );
+    w.ok(
+        Route::Accept {
+            client: e.client.clone(),
+        },
+        &ann,
+        Value::Null,
+    );
+    let journaled = w.journal.len();
+    let r = w.ok(Route::ClientTyping, &client, Value::Null);
+    assert_eq!(r.body, json!({"relayed": true}));
+    assert_eq!(
+        r.typing,
+        Some(TypingTo::Operator {
+            operator: ann_id.clone(),
+            session: e.session.clone()
+        })
+    );
+    let r = w.ok(session.clone(), &ann, Value::Null);
+    assert_eq!(
+        r.typing,
+        Some(TypingTo::Client {
+            client: e.client.clone()
+        })
+    );
+    assert!(r.events.is_empty());
+    assert_eq!(w.journal.len(), journaled, "typing is not journaled");
+    // Another operator's session: as if it did not exist.
+    assert_eq!(
+        w.refused(session.clone(), &cid, b"", &browser()),
+        (404, "not_found".into())
+    );
+    // A client's token cannot type as an operator, nor an operator's as a client.
+    assert_eq!(w.refused(session.clone(), &client, b"", &browser()).0, 403);
+    assert_eq!(w.refused(Route::ClientTyping, &ann, b"", &browser()).0, 403);
+    // After the session ends nobody is told.
+    w.ok(Route::ClientLeave, &client, Value::Null);
+    let r = w.ok(session, &ann, Value::Null);
+    assert_eq!((r.body, r.typing), (json!({"relayed": false}), None));
+    w.check_replay();
+}
+
+#[test]
 fn a_json_snapshot_of_an_api_built_tenant_gives_the_same_state() {
     let mut w = World::new();
     let ann = w.ann.clone();
@@ -1386,6 +1461,14 @@ fn every_route_resolves() {
         ("POST", "/api/v1/client/messages", Route::PostClientMessage),
         ("POST", "/api/v1/client/pages", Route::ClientPages),
         ("POST", "/api/v1/client/leave", Route::ClientLeave),
+        ("POST", "/api/v1/client/typing", Route::ClientTyping),
+        (
+            "POST",
+            "/api/v1/sessions/s_1/typing",
+            Route::SessionTyping {
+                session: "s_1".into(),
+            },
+        ),
         ("GET", "/api/v1/client/events", Route::ClientEvents),
     ];
     for (method, path, expected) in &cases {

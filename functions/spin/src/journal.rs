@@ -14,6 +14,7 @@
 
 use lobby_core::api::MessageLog;
 use lobby_core::invitation::Guard;
+use lobby_core::views::TypingTo;
 use lobby_core::{snapshot, ApiError, Event, Lobby, Millis};
 use lobby_wire::Message;
 use spin_sdk::sqlite::wit::sqlite::{Connection, Error as SqlError, Value};
@@ -47,6 +48,16 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS guards (
   tenant TEXT PRIMARY KEY,
   body TEXT NOT NULL
+)",
+    // "Typing…" to relay (never journaled): event streams pick up rows newer than they saw;
+    // rows older than a minute are dropped.
+    "CREATE TABLE IF NOT EXISTS typing (
+  id INTEGER PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  operator TEXT,
+  session TEXT,
+  client TEXT
 )",
     // Who is sending which mail until when (`mail`): concurrent instances send each mail once.
     "CREATE TABLE IF NOT EXISTS mail_claims (
@@ -140,7 +151,7 @@ impl Journal {
             tenant: tenant.to_string(),
         };
         let ready = j.exec(
-            "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'events_by_message', 'snapshot_parts', 'guards', 'mail_claims')",
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'events_by_message', 'snapshot_parts', 'guards', 'typing', 'mail_claims')",
             vec![],
         )?;
         if ready.first().and_then(|r| r.first()).map(as_u64) != Some(SCHEMA.len() as u64) {
@@ -285,6 +296,58 @@ impl Journal {
             out.push(Stored { seq, at, event });
         }
         Ok(out)
+    }
+
+    /// Stores "typing…" for the event streams to relay; drops what is older than a minute.
+    pub fn save_typing(&self, to: &TypingTo, at: Millis) -> Result<(), ApiError> {
+        self.exec(
+            "DELETE FROM typing WHERE at < ?",
+            vec![Value::Integer(at - 60_000)],
+        )?;
+        let (operator, session, client) = match to {
+            TypingTo::Operator { operator, session } => (Some(operator), Some(session), None),
+            TypingTo::Client { client } => (None, None, Some(client)),
+        };
+        self.exec(
+            "INSERT INTO typing (tenant, at, operator, session, client) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                Value::Text(self.tenant.clone()),
+                Value::Integer(at),
+                text(operator.map(String::as_str)),
+                text(session.map(String::as_str)),
+                text(client.map(String::as_str)),
+            ],
+        )
+        .map(|_| ())
+    }
+
+    /// The newest typing row's id (any tenant): where a new stream starts looking.
+    pub fn typing_cursor(&self) -> Result<u64, ApiError> {
+        let rows = self.exec("SELECT coalesce(max(id), 0) FROM typing", vec![])?;
+        Ok(rows.first().and_then(|r| r.first()).map_or(0, as_u64))
+    }
+
+    /// This tenant's typing rows after `cursor`, and the new cursor.
+    pub fn typing_after(&self, cursor: u64) -> Result<(Vec<TypingTo>, u64), ApiError> {
+        let rows = self.exec(
+            "SELECT id, operator, session, client FROM typing WHERE id > ? AND tenant = ? ORDER BY id",
+            vec![int(cursor), Value::Text(self.tenant.clone())],
+        )?;
+        let mut last = cursor;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            last = last.max(as_u64(&r[0]));
+            let field = |i: usize| match &r[i] {
+                Value::Text(t) => Some(t.clone()),
+                _ => None,
+            };
+            out.push(match (field(1), field(2), field(3)) {
+                (Some(operator), Some(session), _) => TypingTo::Operator { operator, session },
+                (_, _, Some(client)) => TypingTo::Client { client },
+                _ => continue,
+            });
+        }
+        Ok((out, last))
     }
 
     /// Claims mail `id` for sending until `until`, unless another instance holds an unexpired

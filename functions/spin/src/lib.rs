@@ -316,6 +316,9 @@ async fn coordinate(
             Ok(reply) => reply,
             Err(e) => return Ok((error_response(&e), false)),
         };
+        if let Some(to) = &reply.typing {
+            journal.save_typing(to, now)?;
+        }
         let stored = journal.append(last, now, reply.events)?;
         journal.maybe_snapshot(&lobby, last + stored.len() as u64, snapshot)?;
         Ok((

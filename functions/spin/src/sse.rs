@@ -14,6 +14,9 @@
 //! and after each batch moves the cursor past events this operator does not see; client message
 //! frames carry the message's seq. Every 5 s a named `keepalive` event (`data: {}`) proves the
 //! stream alive to a reader that watches for silence (the operator app does).
+//! "Typing…" (`POST /client/typing`, `/sessions/{id}/typing`; never journaled) is stored in a
+//! small table that each poll also reads; its frames carry no `id:`. The streams also send the
+//! mails the outbox owes (`mail`): Spin has no alarms.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,8 +24,9 @@ use std::time::Duration;
 use futures::SinkExt;
 use http_body_util::BodyExt;
 use lobby_core::api::{Actor, Meta};
+use lobby_core::views::TypingTo;
 use lobby_core::{ApiError, Lobby};
-use lobby_wire::{ClientEvent, OperatorEvent};
+use lobby_wire::{ClientEvent, OperatorEvent, Party};
 use spin_sdk::http::Response;
 
 use crate::journal::{Journal, Stored};
@@ -96,6 +100,27 @@ fn project(lobby: &Lobby, reader: &Reader, stored: &[Stored], out: &mut Vec<Stri
     }
 }
 
+/// A "typing…" frame, if it is for this reader (never journaled, so without an `id:`).
+fn typing_frame(reader: &Reader, to: &TypingTo) -> Option<String> {
+    match (reader, to) {
+        (Reader::Operator { id }, TypingTo::Operator { operator, session }) if id == operator => {
+            Some(frame(
+                None,
+                &OperatorEvent::Typing {
+                    session: session.clone(),
+                },
+            ))
+        }
+        (Reader::Client { id }, TypingTo::Client { client }) if id == client => Some(frame(
+            None,
+            &ClientEvent::Typing {
+                from: Party::Operator,
+            },
+        )),
+        _ => None,
+    }
+}
+
 pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<Body>, ApiError> {
     let seconds = crate::variable("lobby_stream_seconds")
         .await
@@ -143,10 +168,11 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
                 ))
             }
         };
-        Ok((lobby, last, frames, reader))
+        let typing = journal.typing_cursor()?;
+        Ok((lobby, last, frames, reader, typing))
     })();
     journal.rollback(); // ends the read transaction
-    let (mut lobby, mut last, frames, reader) = match start {
+    let (mut lobby, mut last, frames, reader, mut typing) = match start {
         Ok(s) => s,
         Err(e) => return Ok(error_response(&e)),
     };
@@ -168,6 +194,13 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
                 }
             };
             let mut out = Vec::new();
+            match journal.typing_after(typing) {
+                Ok((rows, cursor)) => {
+                    typing = cursor;
+                    out.extend(rows.iter().filter_map(|t| typing_frame(&reader, t)));
+                }
+                Err(e) => eprintln!("lobby: event stream: {e}"),
+            }
             if !new.is_empty() {
                 for s in &new {
                     lobby.apply(&s.event, s.at);

@@ -473,20 +473,62 @@ export function realErrors(errors) {
 }
 
 /** An operator's WebSocket (GET /api/v1/operator/events): {frames, next(pred), send(obj), close()}. */
+/**
+ * An operator's event stream, over the transport GET /healthz names: a WebSocket, or Server-Sent
+ * Events (Spin), read with fetch. `send({type:'typing', session})` goes up the WebSocket, or to
+ * POST /api/v1/sessions/{id}/typing beside a stream of Server-Sent Events.
+ */
 export async function operatorSocket(base, token) {
-  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/api/v1/operator/events?token=${encodeURIComponent(token)}`);
   const frames = [];
   const waiters = [];
-  ws.addEventListener('message', (e) => {
+  const push = (data) => {
     let f;
-    try { f = JSON.parse(e.data); } catch { return; }
+    try { f = JSON.parse(data); } catch { return; }
     frames.push(f);
     for (const w of [...waiters]) if (w.pred(f)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(f); }
-  });
-  await new Promise((resolve, reject) => {
-    ws.addEventListener('open', resolve, { once: true });
-    ws.addEventListener('error', () => reject(new Error('operator socket failed')), { once: true });
-  });
+  };
+  const health = await (await fetch(`${base}/healthz`)).json();
+  let send, close;
+  if (health.events === 'sse') {
+    const stop = new AbortController();
+    const r = await fetch(`${base}/api/v1/operator/events?token=${encodeURIComponent(token)}`, {
+      headers: { Accept: 'text/event-stream' }, signal: stop.signal,
+    });
+    if (r.status !== 200) throw new Error(`operator event stream: ${r.status} ${await r.text()}`);
+    (async () => {
+      const decoder = new TextDecoder();
+      let text = '';
+      try {
+        for await (const chunk of r.body) {
+          text += decoder.decode(chunk, { stream: true });
+          let end;
+          while ((end = text.indexOf('\n\n')) >= 0) {
+            const event = text.slice(0, end).split('\n');
+            text = text.slice(end + 2);
+            if (event.some((l) => l.startsWith('event:'))) continue; // keepalive
+            const data = event.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart());
+            if (data.length) push(data.join('\n'));
+          }
+        }
+      } catch { /* closed */ }
+    })();
+    send = (o) => {
+      if (o.type !== 'typing') throw new Error(`nothing but typing goes up beside an event stream: ${JSON.stringify(o)}`);
+      fetch(`${base}/api/v1/sessions/${encodeURIComponent(o.session)}/typing`, {
+        method: 'POST', headers: { Authorization: `Bearer ${token}` },
+      }).then((r) => r.arrayBuffer()).catch(() => {});
+    };
+    close = () => stop.abort();
+  } else {
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/api/v1/operator/events?token=${encodeURIComponent(token)}`);
+    ws.addEventListener('message', (e) => push(e.data));
+    await new Promise((resolve, reject) => {
+      ws.addEventListener('open', resolve, { once: true });
+      ws.addEventListener('error', () => reject(new Error('operator socket failed')), { once: true });
+    });
+    send = (o) => ws.send(JSON.stringify(o));
+    close = () => ws.close();
+  }
   return {
     frames,
     next(pred, timeout = 10000) {
@@ -501,7 +543,7 @@ export async function operatorSocket(base, token) {
         }, timeout);
       });
     },
-    send: (o) => ws.send(JSON.stringify(o)),
-    close: () => ws.close(),
+    send,
+    close,
   };
 }
