@@ -359,7 +359,7 @@ describe('operator app workday', { timeout: TEST_TIMEOUT * 12 }, () => {
     }
   });
 
-  test('workday: a tag and a note persist (after reload, in another operator\'s preview); closing ends the client\'s session', { timeout: TEST_TIMEOUT }, async () => {
+  test('workday: a tag and a note persist (after reload, in another operator\'s preview); typing both ways; closing ends the client\'s session', { timeout: TEST_TIMEOUT }, async () => {
     const t = await seedTenant(api, { prefix: 'tagnote' });
     const [olga, oscar] = t.operators;
     const c = await api.enter(t.widget.key, entryBody({ name: 'Sophie Müller', language: 'de' }), { userAgent: UA.safariMac });
@@ -417,6 +417,15 @@ describe('operator app workday', { timeout: TEST_TIMEOUT * 12 }, () => {
       await until(o.page, 'the client\'s stream says it is active', async () => {
         assert.ok(stream.frames.some((f) => f.type === 'status'), JSON.stringify(stream.frames));
       });
+      // Typing both ways: Oscar types in the app, the client's stream hears it; the client types,
+      // Oscar's tab says so.
+      await tid(opanel, 'message-input').first().pressSequentially('Guten Tag', { delay: 40 });
+      await until(o.page, 'the client hears that Oscar is typing', async () => {
+        assert.ok(stream.frames.some((f) => f.type === 'typing' && f.from === 'operator'), JSON.stringify(stream.frames));
+      });
+      const typed = await api.ok('POST', '/api/v1/client/typing', { token: c.token }, 200);
+      assert.deepEqual(typed, { relayed: true });
+      await visible(opanel.locator('.typing').filter({ hasText: /typing/ }), o.page, 'the client is typing, in Oscar\'s tab');
       await tid(opanel, 'close-session').first().click();
       await gone(tabOf(o.page, c.client), o.page, 'the closed session\'s tab');
       await until(o.page, 'the client\'s stream says the session closed', async () => {

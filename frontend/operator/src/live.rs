@@ -253,6 +253,32 @@ fn connect() {
     });
 }
 
+/// Shows the client of `session` that its operator is typing: up the WebSocket, or over HTTP
+/// (`POST /sessions/{id}/typing`) beside a one-way stream of Server-Sent Events. The caller
+/// throttles.
+pub fn typing(session: &str) {
+    let conn = LIVE.with_borrow(|l| {
+        l.socket.as_ref().map(|s| match &s.conn {
+            Conn::Ws(ws) => Some(ws.clone()),
+            Conn::Sse(_) => None,
+        })
+    });
+    match conn {
+        Some(Some(ws)) if ws.ready_state() == WebSocket::OPEN => {
+            let frame = serde_json::json!({"type": "typing", "session": session});
+            let _ = ws.send_with_str(&frame.to_string());
+        }
+        Some(None) => {
+            let path = format!("/sessions/{}/typing", api::seg(session));
+            spawn_local(async move {
+                // Best effort: a lost "typing…" is not worth an error on screen.
+                let _ = api::post::<_, serde_json::Value>(&path, &serde_json::json!({})).await;
+            });
+        }
+        _ => {}
+    }
+}
+
 /// The connection is gone (closed, dead or the browser went offline): show it and try again
 /// later, asking the server afresh which transport it offers.
 fn drop_socket(reconnect: bool) {

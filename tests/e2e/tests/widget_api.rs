@@ -654,8 +654,8 @@ fn is_typing(v: &Value) -> bool {
 #[test]
 fn typing_is_relayed_between_the_client_and_its_operator() {
     if runtime() == Runtime::Spin {
-        // "Typing" travels up a WebSocket; Spin's event streams (SSE) carry frames down only.
-        eprintln!("typing relay: not offered on Spin (no upstream channel on Server-Sent Events)");
+        // Up a WebSocket; Spin has none (its streams go one way): see the HTTP test below.
+        println!("typing up a WebSocket: Cloudflare only");
         return;
     }
     let server = shared();
@@ -760,4 +760,60 @@ fn on_spin_a_mail_the_api_refused_is_sent_again_later_once() {
         2,
         "accepted the second time, not sent a third"
     );
+}
+
+/// `POST /api/v1/client/typing` or `/api/v1/sessions/{id}/typing` (what a client beside a
+/// stream of Server-Sent Events sends), with its answer.
+fn type_over_http(server: &Server, path: &str, token: &str) -> Resp {
+    server.post(path).auth(token).send()
+}
+
+#[test]
+fn typing_over_http_reaches_the_serving_operator_and_its_client_on_both_runtimes() {
+    let server = shared();
+    let desk = server.desk("wtyh", &["Olga", "Petr"], 3);
+    let (olga, petr) = (&desk.ops[0], &desk.ops[1]);
+    let c = server.enter_ok(
+        &desk.widget.key,
+        UA_FIREFOX_UBUNTU,
+        &webchat("Zdeňka", "+420 777 000 114", "cs"),
+    );
+    let (mut olga_events, _) = server.operator_ws(&olga.token, None);
+    let (mut petr_events, _) = server.operator_ws(&petr.token, None);
+    let (mut client_events, _) = server.client_ws(&c.token, None);
+
+    // While it waits, nobody serves it: its typing goes nowhere.
+    let r: Value = type_over_http(server, "/api/v1/client/typing", &c.token).ok(200);
+    assert_eq!(r, json!({"relayed": false}));
+    let session = server.accept_ok(&olga.token, &c.id);
+    client_events.wait_for::<Value>("accepted", |v| v["type"] == "accepted");
+
+    let r: Value = type_over_http(server, "/api/v1/client/typing", &c.token).ok(200);
+    assert_eq!(r, json!({"relayed": true}));
+    let t = olga_events.wait_for::<Value>("the client's typing", is_typing);
+    assert_eq!(t, json!({"type": "typing", "session": session}));
+
+    let path = format!("/api/v1/sessions/{session}/typing");
+    let r: Value = type_over_http(server, &path, &olga.token).ok(200);
+    assert_eq!(r, json!({"relayed": true}));
+    let t = client_events.wait_for::<Value>("the operator's typing", is_typing);
+    assert_eq!(t, json!({"type": "typing", "from": "operator"}));
+
+    // Petr does not serve it: his typing is refused, and the client's never reached him.
+    type_over_http(server, &path, &petr.token).expect_error(404, "not_found");
+    let petr_saw: Vec<Value> = petr_events.drain(Duration::from_millis(800));
+    assert!(
+        !petr_saw.iter().any(is_typing),
+        "the client's typing reached another operator: {petr_saw:?}"
+    );
+    // Nor do the tokens mix.
+    type_over_http(server, &path, &c.token).expect_error(403, "forbidden");
+    type_over_http(server, "/api/v1/client/typing", &olga.token).expect_error(403, "forbidden");
+    // Typing is not journaled: a resumed stream replays no typing.
+    let (mut again, _) = server.client_ws(&c.token, Some(0));
+    let replay: Vec<Value> = again.drain(Duration::from_millis(500));
+    assert!(!replay.iter().any(is_typing), "{replay:?}");
+    for s in [olga_events, petr_events, client_events, again] {
+        s.close();
+    }
 }

@@ -165,6 +165,7 @@ pub fn Conversation(tab: Tab) -> impl IntoView {
     // The id of the message being sent: a retry of the same text after a lost answer reuses it,
     // so the server stores the message once.
     let attempt = StoredValue::new(None::<(String, String)>);
+    let last_typing = StoredValue::new(0.0f64);
     let send = move || {
         let text = draft.get_untracked().trim().to_string();
         if text.is_empty() || sending.get_untracked() || ended.get_untracked().is_some() {
@@ -252,7 +253,19 @@ pub fn Conversation(tab: Tab) -> impl IntoView {
                         node_ref=input
                         placeholder=move || t(Text::TypeMessage)
                         prop:value=move || draft.get()
-                        on:input=move |ev| draft.set(event_target_value(&ev))
+                        on:input={
+                            let session = tab.session.clone();
+                            move |ev| {
+                                let text = event_target_value(&ev);
+                                // "Typing…" for the client, at most every 2 s.
+                                let now = js_sys::Date::now();
+                                if !text.trim().is_empty() && now - last_typing.get_value() > 2000.0 {
+                                    last_typing.set_value(now);
+                                    crate::live::typing(&session);
+                                }
+                                draft.set(text);
+                            }
+                        }
                         on:keydown={
                             let send = send_click.clone();
                             move |ev: leptos::ev::KeyboardEvent| {
