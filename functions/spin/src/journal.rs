@@ -59,8 +59,9 @@ const SCHEMA: &[&str] = &[
   session TEXT,
   client TEXT
 )",
-    // Who is sending which mail until when (`mail`): concurrent instances send each mail once.
-    "CREATE TABLE IF NOT EXISTS mail_claims (
+    // Who is sending which mail or provider call until when (`deliver`): concurrent instances
+    // send each once.
+    "CREATE TABLE IF NOT EXISTS claims (
   tenant TEXT NOT NULL,
   id TEXT NOT NULL,
   until INTEGER NOT NULL,
@@ -151,7 +152,7 @@ impl Journal {
             tenant: tenant.to_string(),
         };
         let ready = j.exec(
-            "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'events_by_message', 'snapshot_parts', 'guards', 'typing', 'mail_claims')",
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'events_by_message', 'snapshot_parts', 'guards', 'typing', 'claims')",
             vec![],
         )?;
         if ready.first().and_then(|r| r.first()).map(as_u64) != Some(SCHEMA.len() as u64) {
@@ -350,11 +351,11 @@ impl Journal {
         Ok((out, last))
     }
 
-    /// Claims mail `id` for sending until `until`, unless another instance holds an unexpired
-    /// claim (call inside a write transaction).
-    pub fn claim_mail(&self, id: &str, now: Millis, until: Millis) -> Result<bool, ApiError> {
+    /// Claims mail or provider call `id` for sending until `until`, unless another instance
+    /// holds an unexpired claim (call inside a write transaction).
+    pub fn claim(&self, id: &str, now: Millis, until: Millis) -> Result<bool, ApiError> {
         let held = self.exec(
-            "SELECT until FROM mail_claims WHERE tenant = ? AND id = ?",
+            "SELECT until FROM claims WHERE tenant = ? AND id = ?",
             vec![Value::Text(self.tenant.clone()), Value::Text(id.into())],
         )?;
         if held
@@ -365,7 +366,7 @@ impl Journal {
             return Ok(false);
         }
         self.exec(
-            "INSERT OR REPLACE INTO mail_claims (tenant, id, until) VALUES (?, ?, ?)",
+            "INSERT OR REPLACE INTO claims (tenant, id, until) VALUES (?, ?, ?)",
             vec![
                 Value::Text(self.tenant.clone()),
                 Value::Text(id.into()),
@@ -375,10 +376,10 @@ impl Journal {
         Ok(true)
     }
 
-    /// Ends the claim on mail `id` (its outcome is journaled).
-    pub fn release_mail(&self, id: &str) -> Result<(), ApiError> {
+    /// Ends the claim on `id` (its outcome is journaled).
+    pub fn release(&self, id: &str) -> Result<(), ApiError> {
         self.exec(
-            "DELETE FROM mail_claims WHERE tenant = ? AND id = ?",
+            "DELETE FROM claims WHERE tenant = ? AND id = ?",
             vec![Value::Text(self.tenant.clone()), Value::Text(id.into())],
         )
         .map(|_| ())

@@ -10,19 +10,24 @@
 //!   Server-Sent Events with the same JSON frames, resuming from `after`.
 //!
 //! - static files (`assets`): the operator app and the widget from the folder spin.toml mounts;
-//! - e-mail (`mail`): the outbox's mails through an HTTP e-mail API, after the call that owes them.
+//! - channels (`hook`): `/hooks/{tenant}/{channel}` deliveries from Meta and VK, answered in their
+//!   providers' protocols by the core, in one write transaction like any call;
+//! - delivery (`deliver`): the mails (through an HTTP e-mail API) and provider calls the tenant
+//!   owes, sent after the call that owes them commits.
 //!
 //! Secrets come from Spin variables: `lobby_platform_token`, `lobby_token_secret`, `lobby_mail_key`.
 
 mod assets;
+mod deliver;
 mod journal;
-mod mail;
 mod sse;
 
 use bytes::Bytes;
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full};
 use lobby_core::api::{self, Access, Actor, Ctx, Meta, Route, Secrets, MAX_BODY_BYTES};
 use lobby_core::auth::bearer;
+use lobby_core::channels::desk::{hook_route, HookRequest};
+use lobby_core::channels::Channel;
 use lobby_core::ApiError;
 use serde::Serialize;
 use spin_sdk::http::body::IncomingBodyExt;
@@ -56,6 +61,16 @@ async fn handle(req: Request) -> Response<Body> {
         r.headers_mut()
             .insert("Location", "/app/".parse().expect("static header"));
         return r;
+    }
+    // The channels' webhooks speak their providers' protocols, not the API's.
+    if let Some(hook) = hook_route(parts.method.as_str(), &path) {
+        return match hook {
+            Ok((tenant, channel)) => match self::hook(&parts, body, &tenant, channel).await {
+                Ok(r) => r,
+                Err(e) => error_response(&e),
+            },
+            Err(e) => error_response(&e),
+        };
     }
     let resp = match api::route(parts.method.as_str(), &path) {
         Err(e) => error_response(&e),
@@ -283,6 +298,65 @@ async fn answer(
     .await
 }
 
+/// A channel's webhook delivery (Meta's verification GET, a signed POST; VK's callback) for
+/// `tenant`, in one write transaction: the core checks it and answers in the provider's terms.
+async fn hook(
+    parts: &http::request::Parts,
+    body: spin_sdk::wasip3::http_compat::IncomingRequestBody,
+    tenant: &str,
+    channel: Channel,
+) -> Result<Response<Body>, ApiError> {
+    let h = &parts.headers;
+    if let Some(len) = header(h, "Content-Length").and_then(|l| l.parse::<usize>().ok()) {
+        if len > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+        }
+    }
+    let body = if parts.method == "POST" {
+        body.bytes().await.map_err(|e| internal(format!("{e:?}")))?
+    } else {
+        Bytes::new()
+    };
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    let req = HookRequest {
+        method: parts.method.to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        signature: header(h, "X-Hub-Signature-256"),
+        body: body.to_vec(),
+    };
+    let entropy = spin_sdk::wasip3::random::random::get_random_bytes(64);
+    let now = now_millis();
+    let journal = Journal::open(tenant).await?;
+    journal.begin_write().await?;
+    let result = (|| {
+        let (mut lobby, last, snapshot) = journal.load()?;
+        let reply = lobby.hook(channel, &req, &entropy, now);
+        let stored = journal.append(last, now, reply.events)?;
+        journal.maybe_snapshot(&lobby, last + stored.len() as u64, snapshot)?;
+        let mut resp = respond(reply.status, Bytes::from(reply.body));
+        resp.headers_mut().insert(
+            "Content-Type",
+            reply.content_type.parse().map_err(internal)?,
+        );
+        Ok((resp, deliver::any_due(&lobby, now)))
+    })();
+    match result {
+        Ok((resp, owes)) => {
+            journal.commit()?;
+            if owes {
+                deliver::soon(tenant);
+            }
+            Ok(resp)
+        }
+        Err(e) => {
+            journal.rollback();
+            Err(e)
+        }
+    }
+}
+
 /// Runs one call of a tenant in one write transaction: load, apply the core, append, commit.
 async fn coordinate(
     tenant: &str,
@@ -323,20 +397,14 @@ async fn coordinate(
         journal.maybe_snapshot(&lobby, last + stored.len() as u64, snapshot)?;
         Ok((
             json_response(reply.status, &reply.body),
-            mail::any_due(&lobby, now),
+            deliver::any_due(&lobby, now),
         ))
     })();
     match result {
-        Ok((resp, mail_due)) => {
+        Ok((resp, owes)) => {
             journal.commit()?;
-            if mail_due {
-                // After the answer: the caller does not wait for the e-mail API.
-                let tenant = tenant.to_string();
-                spin_sdk::wasip3::spawn(async move {
-                    if let Err(e) = mail::send_due(&tenant).await {
-                        eprintln!("lobby: sending mail: {e}");
-                    }
-                });
+            if owes {
+                deliver::soon(tenant);
             }
             Ok(resp)
         }

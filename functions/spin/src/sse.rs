@@ -16,7 +16,7 @@
 //! stream alive to a reader that watches for silence (the operator app does).
 //! "Typing…" (`POST /client/typing`, `/sessions/{id}/typing`; never journaled) is stored in a
 //! small table that each poll also reads; its frames carry no `id:`. The streams also send the
-//! mails the outbox owes (`mail`): Spin has no alarms.
+//! mails and provider calls that are due (`deliver`): Spin has no alarms.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -213,11 +213,11 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
             }
             if poll % KEEPALIVE_POLLS == 0 {
                 out.push(KEEPALIVE.into());
-                // Spin has no alarms: open streams drive the outbox's retries.
-                if crate::mail::any_due(&lobby, now_millis()) {
-                    if let Err(e) = crate::mail::send_due(&tenant).await {
-                        eprintln!("lobby: sending mail: {e}");
-                    }
+                // Spin has no alarms: open streams drive the retries of mails and provider calls.
+                if crate::deliver::any_due(&lobby, now_millis()) {
+                    // In a task of its own: a request sent from inside this streaming task went
+                    // out without its body on the Spin host.
+                    crate::deliver::soon(&tenant);
                 }
             }
             for f in out {

@@ -1,12 +1,13 @@
-//! Messaging channels end to end against `wrangler dev`: an admin configures Messenger, WhatsApp
+//! Messaging channels end to end against `wrangler dev` (or the Spin host): an admin configures Messenger, WhatsApp
 //! and VK with `api_base` pointing at a fake provider that runs in this test process (a plain
 //! HTTP server on 127.0.0.1 that records every request Lobby makes and answers as the provider
 //! documents); webhook deliveries built from the providers' documented payloads, signed as the
 //! provider signs them, drive entry → queue → accept → the operator's reply delivered to the
 //! provider → the user's next message in the same session. Forged, unsigned, replayed and
 //! malformed deliveries are refused or de-duplicated with nothing changed; a failed send is
-//! retried by the Durable Object's alarm (also across a crash of the server) with the same VK
-//! `random_id`.
+//! retried (by the Durable Object's alarm; on Spin, by the open event stream of an operator at
+//! work), also across a crash of the server, with the same VK `random_id`. The same runs on the
+//! Spin host (LOBBY_E2E_RUNTIME=spin).
 
 use std::thread;
 use std::time::Duration;
@@ -35,15 +36,6 @@ const PSID: &str = "6783421865";
 const VK_GROUP: i64 = 183287114;
 const VK_PEER: i64 = 555644284;
 const VK_SECRET: &str = "e2e-vk-secret";
-
-/// Channel webhooks and provider calls are wired on the Cloudflare adapter only so far.
-fn skip_on_spin() -> bool {
-    if runtime() == Runtime::Spin {
-        println!("channels are not wired on Spin yet: skipped");
-        return true;
-    }
-    false
-}
 
 // ---------------------------------------------------------------- the fake provider
 
@@ -160,9 +152,6 @@ fn texts(messages: &[Message]) -> Vec<(Party, String)> {
 
 #[test]
 fn whatsapp_entry_queue_accept_reply_status_and_the_next_message() {
-    if skip_on_spin() {
-        return;
-    }
     let server = shared();
     let desk = server.desk("wa", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
@@ -294,9 +283,6 @@ fn whatsapp_entry_queue_accept_reply_status_and_the_next_message() {
 
 #[test]
 fn forged_unsigned_replayed_and_malformed_deliveries_change_nothing() {
-    if skip_on_spin() {
-        return;
-    }
     let server = shared();
     let desk = server.desk("forge", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
@@ -388,9 +374,6 @@ fn forged_unsigned_replayed_and_malformed_deliveries_change_nothing() {
 
 #[test]
 fn messenger_names_the_client_from_its_profile_and_a_refused_reply_is_shown() {
-    if skip_on_spin() {
-        return;
-    }
     let server = shared();
     let desk = server.desk("fb", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
@@ -493,9 +476,6 @@ fn messenger_names_the_client_from_its_profile_and_a_refused_reply_is_shown() {
 
 #[test]
 fn vk_confirmation_entry_reply_with_random_id_and_redirect() {
-    if skip_on_spin() {
-        return;
-    }
     let server = shared();
     let desk = server.desk("vk", &["Ann", "Bob"], 3);
     let (slug, admin) = (&desk.tenant.slug, &desk.tenant.admin.token);
@@ -641,9 +621,6 @@ fn channel_configuration_is_validated_and_admin_only() {
 
 #[test]
 fn a_send_the_provider_fails_is_retried_by_the_alarm_with_the_same_random_id() {
-    if skip_on_spin() {
-        return;
-    }
     let server = shared();
     let desk = server.desk("retry", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
@@ -677,7 +654,9 @@ fn a_send_the_provider_fails_is_retried_by_the_alarm_with_the_same_random_id() {
     ));
     server.post_message(&ann.token, &session, "Одну минуту");
     let first = fake.wait_for("/method/messages.send", 0);
-    // The outbox retries after its first pause (30 s).
+    // The outbox retries after its first pause (30 s), while Ann's app is open (on Spin, open
+    // event streams drive the retries; on Cloudflare the alarm does).
+    let (at_work, _) = server.operator_ws(&ann.token, None);
     let second = wait_within(Duration::from_secs(90), "the retried send", || {
         fake.requests()
             .into_iter()
@@ -697,13 +676,11 @@ fn a_send_the_provider_fails_is_retried_by_the_alarm_with_the_same_random_id() {
         .messages(&ann.token, &session, 0)
         .iter()
         .all(|m| m.from != Party::System));
+    at_work.close();
 }
 
 #[test]
 fn a_whatsapp_template_goes_out_in_the_documented_shape() {
-    if skip_on_spin() {
-        return;
-    }
     let server = shared();
     let desk = server.desk("tpl", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
@@ -776,9 +753,6 @@ fn a_whatsapp_template_goes_out_in_the_documented_shape() {
 
 #[test]
 fn an_owed_send_survives_a_crash_of_the_server_and_goes_out_once() {
-    if skip_on_spin() {
-        return;
-    }
     let server = Server::start();
     let desk = server.desk("crash", &["Ann"], 3);
     let (slug, admin, ann) = (&desk.tenant.slug, &desk.tenant.admin.token, &desk.ops[0]);
@@ -813,6 +787,8 @@ fn an_owed_send_survives_a_crash_of_the_server_and_goes_out_once() {
     let first = fake.wait_for("/method/messages.send", 0);
     // The server crashes while the retry is pending; the retry is stored, and so is its alarm.
     server.restart();
+    let ann = server.login(slug, &ann.email, &ann.password);
+    let (at_work, _) = server.operator_ws(&ann.token, None);
     let second = wait_within(Duration::from_secs(90), "the retry after the crash", || {
         fake.requests()
             .into_iter()
@@ -825,7 +801,7 @@ fn an_owed_send_survives_a_crash_of_the_server_and_goes_out_once() {
     );
     thread::sleep(Duration::from_secs(1));
     assert_eq!(fake.count("/method/messages.send"), 2);
-    let ann = server.login(slug, &ann.email, &ann.password);
+    at_work.close();
     let msgs = server.messages(&ann.token, &session, 0);
     assert_eq!(
         texts(&msgs),
