@@ -16,8 +16,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { Api, UA, entryBody, seedTenant } from './lib/api.mjs';
 import {
-  VIEWPORT, describePage, eventually, gone, hoverItem, launch, openOperator, present, queueItem, tid,
-  visible,
+  VIEWPORT, acceptInApp, clientPanel, describePage, eventually, gone, hoverItem, launch, openOperator, present,
+  queueItem, text, tid, visible,
 } from './lib/browser.mjs';
 import { REPO_ROOT, startServer } from './lib/server.mjs';
 
@@ -41,28 +41,6 @@ async function closeAll(...bs) {
     browsers.delete(b);
     await b.close();
   }
-}
-
-async function text(locator) {
-  return (await locator.first().innerText({ timeout: 5000 })).trim();
-}
-
-/** Accepts a client through the app: hover its queue item, click accept, wait for its tab. */
-async function acceptInApp(page, clientId) {
-  const item = queueItem(page, clientId);
-  await visible(item, page, `queue-item ${clientId}`);
-  await hoverItem(item);
-  const accept = tid(item, 'accept-button');
-  await visible(accept, page, 'accept-button (on hover)');
-  await accept.click();
-  const tab = tid(page, 'client-tab', `[data-client-id="${clientId}"]`);
-  await visible(tab, page, `client-tab of ${clientId} after accept`);
-  return tab;
-}
-
-/** The active Client tab's panel (the one whose session is `session`). */
-function clientPanel(page, session) {
-  return tid(page, 'client-panel', `[data-session-id="${session}"]`);
 }
 
 before(async () => {

@@ -13,7 +13,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { Api, UA, entryBody, seedTenant } from './lib/api.mjs';
 import {
-  describePage, eventually, gone, hoverItem, launch, openOperator, present, queueItem, signIn, tid, visible,
+  acceptInApp, clickAccept, clientPanel, gone, hoverItem, launch, openOperator, present, queueItem, signIn,
+  tabOf, text, tid, until, visible,
 } from './lib/browser.mjs';
 import { startServer } from './lib/server.mjs';
 
@@ -36,47 +37,6 @@ async function closeAll(...bs) {
     browsers.delete(b);
     await b.close();
   }
-}
-
-async function text(locator) {
-  return (await locator.first().innerText({ timeout: 5000 })).trim();
-}
-
-/** Fails with the page described when `fn` does not come to hold within `timeout` ms. */
-async function until(page, what, fn, timeout = 10000) {
-  await eventually(fn, { timeout }).catch(async (e) => {
-    throw new Error(`${what}: ${e.message}\n  ${await describePage(page)}`);
-  });
-}
-
-function tabOf(page, clientId) {
-  return tid(page, 'client-tab', `[data-client-id="${clientId}"]`);
-}
-
-function clientPanel(page, session) {
-  return tid(page, 'client-panel', `[data-session-id="${session}"]`);
-}
-
-/**
- * Hovers a client's queue item and clicks its accept button (what happens next is the test's).
- * The queue redraws a row whose position changes, so a row can be replaced under the pointer:
- * hover and click are tried again on the new row.
- */
-async function clickAccept(page, clientId) {
-  const item = queueItem(page, clientId);
-  await visible(item, page, `queue-item ${clientId}`);
-  await until(page, `hover and click accept-button of ${clientId}`, async () => {
-    await item.first().hover({ timeout: 2000 });
-    await tid(item, 'accept-button').first().click({ timeout: 2000 });
-  }, 15000);
-}
-
-/** Accepts a client through the app and waits for its Client tab. */
-async function acceptInApp(page, clientId) {
-  await clickAccept(page, clientId);
-  const tab = tabOf(page, clientId);
-  await visible(tab, page, `client-tab of ${clientId} after accept`);
-  return tab;
 }
 
 /** The visible error-message's text, once there is one. */

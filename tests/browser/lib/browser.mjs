@@ -189,6 +189,50 @@ export async function hoverItem(item) {
   await item.hover();
 }
 
+/** Fails with the page described when `fn` does not come to hold within `timeout` ms. */
+export async function until(page, what, fn, timeout = 10000) {
+  await eventually(fn, { timeout }).catch(async (e) => {
+    throw new Error(`${what}: ${e.message}\n  ${await describePage(page)}`);
+  });
+}
+
+/** The trimmed text of a locator's first element. */
+export async function text(locator) {
+  return (await locator.first().innerText({ timeout: 5000 })).trim();
+}
+
+/** A client's tab in the operator app. */
+export function tabOf(page, clientId) {
+  return tid(page, 'client-tab', `[data-client-id="${clientId}"]`);
+}
+
+/** The Client tab's panel of the session `session`. */
+export function clientPanel(page, session) {
+  return tid(page, 'client-panel', `[data-session-id="${session}"]`);
+}
+
+/**
+ * Hovers a client's queue item and clicks its accept button (what happens next is the test's).
+ * The queue redraws a row whose position changes, so a row can be replaced under the pointer:
+ * hover and click are tried again on the new row.
+ */
+export async function clickAccept(page, clientId) {
+  const item = queueItem(page, clientId);
+  await visible(item, page, `queue-item ${clientId}`);
+  await until(page, `hover and click accept-button of ${clientId}`, async () => {
+    await item.first().hover({ timeout: 2000 });
+    await tid(item, 'accept-button').first().click({ timeout: 2000 });
+  }, 15000);
+}
+
+/** Accepts a client through the app and waits for its Client tab. */
+export async function acceptInApp(page, clientId) {
+  await clickAccept(page, clientId);
+  const tab = tabOf(page, clientId);
+  await visible(tab, page, `client-tab of ${clientId} after accept`);
+  return tab;
+}
+
 /** The version of the Chromium binary (for reports). */
 export async function chromiumVersion() {
   const b = await launch();
