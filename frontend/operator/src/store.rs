@@ -36,6 +36,9 @@ pub struct Tab {
     pub seed: Option<QueueItem>,
     /// Client information, tags, notes, history: the preview of the client, loaded on opening.
     pub detail: RwSignal<Option<Preview>>,
+    /// Tags and notes saved from this tab so far: a details load under way meanwhile answers
+    /// what the server had before, and is read again rather than shown.
+    pub edits: RwSignal<u32>,
     pub messages: RwSignal<Vec<Message>>,
     /// Set when the session ended without this operator closing it (the client left, an admin).
     pub ended: RwSignal<Option<Party>>,
@@ -257,6 +260,7 @@ impl Store {
                 client: client.to_string(),
                 seed,
                 detail: RwSignal::new(None),
+                edits: RwSignal::new(0),
                 messages: RwSignal::new(vec![]),
                 ended: RwSignal::new(None),
                 draft: RwSignal::new(String::new()),
@@ -308,10 +312,15 @@ impl Store {
 
     pub async fn load_detail(&self, tab: &Tab) {
         let path = format!("/clients/{}/preview", api::seg(&tab.client));
-        match api::get::<Preview>(&path).await {
-            Ok(p) => tab.detail.set(Some(p)),
-            Err(f) if f.status == 401 => self.fail(f),
-            Err(_) => {}
+        // A tag or note saved while the answer was on its way: that answer is older, ask again.
+        for _ in 0..3 {
+            let edits = tab.edits.get_untracked();
+            match api::get::<Preview>(&path).await {
+                Ok(p) if tab.edits.get_untracked() == edits => return tab.detail.set(Some(p)),
+                Ok(_) => continue,
+                Err(f) if f.status == 401 => return self.fail(f),
+                Err(_) => return,
+            }
         }
     }
 

@@ -19,7 +19,8 @@ const WS_PROTOCOL: &str = "lobby";
 
 pub async fn handle(mut req: Request, env: Env) -> Result<Response> {
     let url = req.url()?;
-    let method = req.method().to_string();
+    // As sent: `worker::Method` reads a method it does not know (e.g. QUERY) as GET.
+    let method = req.inner().method().to_ascii_uppercase();
     if method == "OPTIONS" {
         return with_cors(Response::empty()?.with_status(204), &req);
     }
@@ -241,7 +242,7 @@ async fn webhook(
     }
     let meta = HookMeta {
         channel,
-        method: req.method().to_string(),
+        method: req.inner().method().to_ascii_uppercase(),
         query: url.query().unwrap_or_default().to_string(),
         signature: header("X-Hub-Signature-256"),
     };

@@ -28,7 +28,11 @@ pub(crate) fn error_response(e: &ApiError) -> Result<Response> {
     if e.status() >= 500 {
         console_error!("lobby: {e}");
     }
-    json_response(e.status(), &e.body())
+    let mut resp = json_response(e.status(), &e.body())?;
+    for (name, value) in e.headers() {
+        resp.headers_mut().set(name, &value)?;
+    }
+    Ok(resp)
 }
 
 /// The secret that signs tokens; the deployment must set it (`wrangler secret put`).

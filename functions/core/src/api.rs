@@ -126,11 +126,14 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             ["channels"] => Some((&["GET"], Route::ListChannels)),
             ["channels", "whatsapp", "templates"] => Some((&["GET"], Route::WhatsappTemplates)),
             ["sessions", _, "template"] => Some((&["POST"], Route::SendTemplate { session: s(3) })),
-            ["channels", _] => Some(if m == "GET" {
-                (&["GET"], Route::GetChannel { channel: s(3) })
-            } else {
-                (&["PUT"], Route::ConfigureChannel { channel: s(3) })
-            }),
+            ["channels", _] => Some((
+                &["GET", "PUT"],
+                if m == "GET" {
+                    Route::GetChannel { channel: s(3) }
+                } else {
+                    Route::ConfigureChannel { channel: s(3) }
+                },
+            )),
             ["client", "messages"] => {
                 Some(pick(&m, Route::ClientMessages, Route::PostClientMessage))
             }
@@ -145,17 +148,13 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     match found {
         None => Err(ApiError::NoRoute(path.to_string())),
         Some((methods, r)) if methods.contains(&m.as_str()) => Ok(r),
-        Some(_) => Err(ApiError::MethodNotAllowed(m)),
+        Some((methods, _)) => Err(ApiError::method_not_allowed(m, methods)),
     }
 }
 
 /// GET or POST on one path.
 fn pick(method: &str, get: Route, post: Route) -> (&'static [&'static str], Route) {
-    if method == "GET" {
-        (&["GET"], get)
-    } else {
-        (&["POST"], post)
-    }
+    (&["GET", "POST"], if method == "GET" { get } else { post })
 }
 
 impl Route {

@@ -22,8 +22,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("no route for {0}")]
     NoRoute(String),
-    #[error("method {0} is not allowed here")]
-    MethodNotAllowed(String),
+    /// `allow`: the methods the path answers, for the `Allow` header (e.g. "GET, POST").
+    #[error("method {method} is not allowed here (allowed: {allow})")]
+    MethodNotAllowed { method: String, allow: String },
     #[error("this client was already accepted by another operator")]
     AlreadyAccepted,
     #[error("{0}")]
@@ -58,7 +59,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => 401,
             ApiError::Forbidden(_) | ApiError::OriginNotAllowed(_) => 403,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => 404,
-            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::MethodNotAllowed { .. } => 405,
             ApiError::AlreadyAccepted
             | ApiError::Capacity(_)
             | ApiError::TenantExists
@@ -82,7 +83,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::NotFound(_) | ApiError::NoRoute(_) => "not_found",
-            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::AlreadyAccepted => "already_accepted",
             ApiError::Capacity(_) => "capacity",
             ApiError::TenantExists => "tenant_exists",
@@ -103,6 +104,21 @@ impl ApiError {
                 code: self.code().to_string(),
                 message: self.to_string(),
             },
+        }
+    }
+
+    /// Headers the answer must carry besides its JSON body: `Allow` on a 405.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            ApiError::MethodNotAllowed { allow, .. } => vec![("Allow", allow.clone())],
+            _ => vec![],
+        }
+    }
+
+    pub fn method_not_allowed(method: impl Into<String>, allow: &[&str]) -> Self {
+        ApiError::MethodNotAllowed {
+            method: method.into(),
+            allow: allow.join(", "),
         }
     }
 

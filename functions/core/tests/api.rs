@@ -1494,6 +1494,20 @@ fn every_route_resolves() {
                 (405, "method_not_allowed"),
                 "{other} {path}"
             );
+            // The answer names the methods the path does answer (RFC 9110 asks for `Allow`).
+            let allow: Vec<String> = cases
+                .iter()
+                .filter(|(_, p, _)| p == path)
+                .map(|(m, _, _)| m.to_string())
+                .collect();
+            let (name, value) = e.headers().pop().expect("an Allow header");
+            assert_eq!(name, "Allow");
+            let mut listed: Vec<&str> = value.split(", ").collect();
+            listed.sort();
+            let mut expected: Vec<&str> = allow.iter().map(String::as_str).collect();
+            expected.sort();
+            expected.dedup();
+            assert_eq!(listed, expected, "Allow of {path}");
         }
     }
     assert!(cases.iter().filter(|c| c.2.is_websocket()).count() == 2);

@@ -113,7 +113,13 @@ pub(crate) fn error_response(e: &ApiError) -> Response<Body> {
     if e.status() >= 500 {
         eprintln!("lobby: {e}");
     }
-    json_response(e.status(), &e.body())
+    let mut resp = json_response(e.status(), &e.body());
+    for (name, value) in e.headers() {
+        if let Ok(v) = value.parse() {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    resp
 }
 
 /// As on Cloudflare: every route takes its credentials from the `Authorization` header (or the

@@ -13,7 +13,7 @@ use lobby_e2e::reliability;
 use lobby_e2e::*;
 
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
-response_schema_conformance,negative_data_rejection";
+response_schema_conformance,negative_data_rejection,unsupported_method";
 
 #[test]
 fn schemathesis_finds_no_5xx_and_no_answer_outside_the_document() {

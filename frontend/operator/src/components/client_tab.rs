@@ -158,7 +158,7 @@ fn TagEditor(tab: Tab) -> impl IntoView {
         tab.detail
             .with(|d| d.as_ref().map(|d| d.tags.clone()).unwrap_or_default())
     };
-    let detail = tab.detail;
+    let (detail, edits) = (tab.detail, tab.edits);
     let client = tab.client.clone();
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -172,6 +172,7 @@ fn TagEditor(tab: Tab) -> impl IntoView {
             match api::post::<_, api::Tags>(&path, &lobby_wire::AddTag { tag }).await {
                 Ok(t) => {
                     text.set(String::new());
+                    edits.update(|e| *e += 1);
                     detail.update(|d| {
                         if let Some(d) = d {
                             d.tags = t.tags;
@@ -208,7 +209,7 @@ fn TagEditor(tab: Tab) -> impl IntoView {
 fn NoteEditor(tab: Tab) -> impl IntoView {
     let s = store();
     let text = RwSignal::new(String::new());
-    let detail = tab.detail;
+    let (detail, edits) = (tab.detail, tab.edits);
     let client = tab.client.clone();
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -222,6 +223,7 @@ fn NoteEditor(tab: Tab) -> impl IntoView {
             match api::post::<_, api::Notes>(&path, &lobby_wire::AddNote { text: note }).await {
                 Ok(n) => {
                     text.set(String::new());
+                    edits.update(|e| *e += 1);
                     detail.update(|d| {
                         if let Some(d) = d {
                             d.notes = n.notes;

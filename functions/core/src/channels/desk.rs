@@ -254,7 +254,7 @@ pub fn hook_route(method: &str, path: &str) -> Option<Result<(String, Channel), 
             crate::api::valid_slug(tenant).map_err(|_| ApiError::NoRoute(path.to_string()))?;
         let m = method.to_ascii_uppercase();
         if m != "GET" && m != "POST" {
-            return Err(ApiError::MethodNotAllowed(m));
+            return Err(ApiError::method_not_allowed(m, &["GET", "POST"]));
         }
         Ok((tenant, channel))
     })())
@@ -360,7 +360,7 @@ impl Lobby {
                 }
             }
             (ChannelConfig::Vk(_), true) => {
-                return HookReply::api(&ApiError::MethodNotAllowed("GET".into()))
+                return HookReply::api(&ApiError::method_not_allowed("GET", &["POST"]))
             }
             (ChannelConfig::Messenger(c), false) => {
                 messenger::receive(c, req.signature.as_deref(), &req.body).map(|e| (e, None))
