@@ -41,6 +41,7 @@ if [ "${LOBBY_FORCE_BUILD:-0}" != 1 ] && [ -f "$STAMP" ] && [ -f "$OUT/index.htm
   && [ -f "$OUT/lobby_operator_bg.wasm" ] \
   && [ -z "$(find "${INPUTS[@]}" -path "*/target" -prune -o -newer "$STAMP" -print -quit 2>/dev/null)" ]; then
   echo "[lobby build] operator app up to date: $OUT (nothing under ${INPUTS[*]} changed; LOBBY_FORCE_BUILD=1 rebuilds)"
+  scripts/precompress.sh frontend/dist
   report_size
   exit 0
 fi
@@ -88,3 +89,4 @@ elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
 printf '[lobby build] operator app built in %d.%01d s -> %s (served at /app/)\n' \
   $((elapsed / 1000)) $((elapsed % 1000 / 100)) "$OUT"
 report_size
+scripts/precompress.sh frontend/dist

@@ -80,3 +80,4 @@ if [ "$loader_gz" -gt "$LOADER_BUDGET" ]; then
   echo "[lobby widget] FAIL: the loader is over its budget of $LOADER_BUDGET bytes gzip" >&2
   exit 1
 fi
+scripts/precompress.sh "$OUT"

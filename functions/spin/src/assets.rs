@@ -13,6 +13,12 @@
 //! assets, so a browser revalidates and gets `304 Not Modified` while the file is unchanged. A URL
 //! whose `?v=` is the first characters of that same hash (the widget's build stamps its script
 //! and stylesheet URLs so) can never name other content: it is cached for a year, `immutable`.
+//!
+//! Compression: Cloudflare compresses its assets on the way out; here the frontend builds leave a
+//! gzip copy beside each compressible file (`scripts/precompress.sh`), named after the content it
+//! was made from (`F.<16 hex of F's SHA-256>.gz`). A client that accepts gzip gets that copy
+//! (`Content-Encoding: gzip`, `Vary: Accept-Encoding`, its own ETag) — only when its name matches
+//! the file as it is now, so a stale copy is never served.
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -41,6 +47,9 @@ pub fn serve(
         return None;
     }
     let rel = relative(path)?;
+    if is_copy(&rel) {
+        return None; // served only in place of its file
+    }
     let (file, bytes) = if rel.is_empty() || rel.ends_with('/') {
         let file = format!("{rel}index.html");
         let bytes = read(&file)?;
@@ -62,7 +71,19 @@ pub fn serve(
     };
 
     let hash = hex(&Sha256::digest(&bytes));
-    let etag = format!("\"{}\"", &hash[..32]);
+    // The gzip copy made from exactly these bytes, when the client takes gzip.
+    let gzip = accepts_gzip(headers.get("Accept-Encoding").and_then(|v| v.to_str().ok()))
+        .then(|| read(&format!("{file}.{}.gz", &hash[..16])))
+        .flatten();
+    let has_copy = gzip.is_some() || is_file(&format!("{file}.{}.gz", &hash[..16]));
+    let etag = match gzip {
+        Some(_) => format!("\"{}-gz\"", &hash[..32]),
+        None => format!("\"{}\"", &hash[..32]),
+    };
+    let (bytes, encoded) = match gzip {
+        Some(gz) => (gz, true),
+        None => (bytes, false),
+    };
     let versioned = query
         .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("v=")))
         .is_some_and(|v| v.len() >= MIN_VERSION_LEN && hash.starts_with(&v.to_ascii_lowercase()));
@@ -95,10 +116,44 @@ pub fn serve(
     ] {
         h.insert(k, v.parse().ok()?);
     }
+    if encoded {
+        h.insert("Content-Encoding", "gzip".parse().ok()?);
+    }
+    if has_copy {
+        h.insert("Vary", "Accept-Encoding".parse().ok()?);
+    }
     if status == 200 {
         h.insert("Content-Length", length.to_string().parse().ok()?);
     }
     Some(r)
+}
+
+/// A gzip copy's own name (`F.<16 hex>.gz`, see `scripts/precompress.sh`).
+fn is_copy(rel: &str) -> bool {
+    rel.strip_suffix(".gz")
+        .and_then(|r| r.rsplit_once('.'))
+        .is_some_and(|(_, h)| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether an `Accept-Encoding` value takes gzip (`gzip` or `*`, unless with `q=0`).
+fn accepts_gzip(value: Option<&str>) -> bool {
+    let Some(value) = value else { return false };
+    let mut gzip = None;
+    let mut any = None;
+    for item in value.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(q > 0.0),
+            "*" => any = Some(q > 0.0),
+            _ => {}
+        }
+    }
+    gzip.or(any).unwrap_or(false)
 }
 
 /// The request path as a path relative to [`ROOT`]: percent-decoded, `/`-separated, without
@@ -127,11 +182,14 @@ fn relative(path: &str) -> Option<String> {
 
 /// A regular file's bytes, `None` when it does not exist or is a folder.
 fn read(rel: &str) -> Option<Vec<u8>> {
-    let path = std::path::Path::new(ROOT).join(rel);
-    if !std::fs::metadata(&path).ok()?.is_file() {
+    if !is_file(rel) {
         return None;
     }
-    std::fs::read(path).ok()
+    std::fs::read(std::path::Path::new(ROOT).join(rel)).ok()
+}
+
+fn is_file(rel: &str) -> bool {
+    std::fs::metadata(std::path::Path::new(ROOT).join(rel)).is_ok_and(|m| m.is_file())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -185,6 +243,25 @@ mod tests {
         ] {
             assert_eq!(relative(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn gzip_copies_are_not_files_of_their_own() {
+        assert!(is_copy("app/lobby_operator_bg.wasm.6167e0d4dfbd2eaf.gz"));
+        assert!(!is_copy("downloads/archive.tar.gz"));
+        assert!(!is_copy("app/app.css"));
+    }
+
+    #[test]
+    fn gzip_is_taken_unless_refused() {
+        assert!(accepts_gzip(Some("gzip, deflate, br, zstd")));
+        assert!(accepts_gzip(Some("br;q=1.0, gzip;q=0.8")));
+        assert!(accepts_gzip(Some("*")));
+        assert!(!accepts_gzip(Some("gzip;q=0")));
+        assert!(!accepts_gzip(Some("*, gzip;q=0")));
+        assert!(!accepts_gzip(Some("identity")));
+        assert!(!accepts_gzip(Some("br")));
+        assert!(!accepts_gzip(None));
     }
 
     #[test]
