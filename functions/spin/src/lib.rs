@@ -30,7 +30,6 @@ use lobby_core::channels::desk::{hook_route, HookRequest};
 use lobby_core::channels::Channel;
 use lobby_core::ApiError;
 use serde::Serialize;
-use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{HeaderMap, Request, Response};
 use spin_sdk::http_service;
 
@@ -213,19 +212,11 @@ async fn answer(
         _ => {}
     }
     let h = &parts.headers;
-    if let Some(len) = header(h, "Content-Length").and_then(|l| l.parse::<usize>().ok()) {
-        if len > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-        }
-    }
     let body = if parts.method == "POST" || parts.method == "PUT" {
-        body.bytes().await.map_err(|e| internal(format!("{e:?}")))?
+        read_body(h, body).await?
     } else {
         Bytes::new()
     };
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-    }
     let body = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::InvalidJson("the body is not UTF-8".into()))?;
 
@@ -304,6 +295,41 @@ async fn answer(
     .await
 }
 
+/// A body beyond this is refused without reading it (the connection closes under the client).
+const DRAIN_LIMIT: usize = 16 * MAX_BODY_BYTES;
+
+/// The request body, at most [`MAX_BODY_BYTES`]. A longer one is read to its end (up to
+/// [`DRAIN_LIMIT`], without keeping it) before the 413, so that the client, still sending, gets
+/// the answer instead of a reset connection.
+async fn read_body(
+    h: &HeaderMap,
+    body: spin_sdk::wasip3::http_compat::IncomingRequestBody,
+) -> Result<Bytes, ApiError> {
+    let too_large = ApiError::PayloadTooLarge(MAX_BODY_BYTES);
+    let declared = header(h, "Content-Length").and_then(|l| l.parse::<usize>().ok());
+    if declared.is_some_and(|l| l > DRAIN_LIMIT) {
+        return Err(too_large);
+    }
+    let mut body = std::pin::pin!(body);
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| internal(format!("{e:?}")))?;
+        if let Ok(data) = frame.into_data() {
+            total += data.len();
+            if total <= MAX_BODY_BYTES {
+                kept.extend_from_slice(&data);
+            } else if total > DRAIN_LIMIT {
+                break;
+            }
+        }
+    }
+    if total > MAX_BODY_BYTES {
+        return Err(too_large);
+    }
+    Ok(Bytes::from(kept))
+}
+
 /// A channel's webhook delivery (Meta's verification GET, a signed POST; VK's callback) for
 /// `tenant`, in one write transaction: the core checks it and answers in the provider's terms.
 async fn hook(
@@ -313,19 +339,11 @@ async fn hook(
     channel: Channel,
 ) -> Result<Response<Body>, ApiError> {
     let h = &parts.headers;
-    if let Some(len) = header(h, "Content-Length").and_then(|l| l.parse::<usize>().ok()) {
-        if len > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-        }
-    }
     let body = if parts.method == "POST" {
-        body.bytes().await.map_err(|e| internal(format!("{e:?}")))?
+        read_body(h, body).await?
     } else {
         Bytes::new()
     };
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-    }
     let req = HookRequest {
         method: parts.method.to_string(),
         query: parts.uri.query().unwrap_or_default().to_string(),
