@@ -151,6 +151,9 @@ impl TenantRoom {
             self.record(live, now, reply.events)?;
             let mut resp = Response::from_bytes(reply.body.into_bytes())?.with_status(reply.status);
             resp.headers_mut().set("Content-Type", reply.content_type)?;
+            for (name, value) in &reply.headers {
+                resp.headers_mut().set(name, value)?;
+            }
             Ok((resp, owes))
         })
     }

@@ -450,13 +450,9 @@ fn the_channel_routes_resolve_and_hooks_are_routed_apart() {
             .status(),
         404
     );
-    assert_eq!(
-        hook_route("PUT", "/hooks/acme/vk")
-            .unwrap()
-            .unwrap_err()
-            .status(),
-        405
-    );
+    let put = hook_route("PUT", "/hooks/acme/vk").unwrap().unwrap_err();
+    assert_eq!(put.status(), 405);
+    assert_eq!(put.headers(), vec![("Allow", "GET, POST".to_string())]);
     assert_eq!(
         hook_route("GET", "/hooks/Not_A_Slug/vk")
             .unwrap()
@@ -638,6 +634,18 @@ fn a_messenger_user_shows_its_id_until_the_profile_lookup_names_it() {
 fn vk_confirmation_secret_and_event_id_are_honoured() {
     let mut w = World::new();
     w.vk();
+    // VK only POSTs: a GET is refused with the method it takes.
+    let get = w.hook(
+        Channel::Vk,
+        HookRequest {
+            method: "GET".into(),
+            query: String::new(),
+            signature: None,
+            body: vec![],
+        },
+    );
+    assert_eq!(get.status, 405);
+    assert_eq!(get.headers, vec![("Allow", "POST".to_string())]);
     let mut confirm: Value =
         serde_json::from_str(fixture!("vk/confirmation_request.json")).unwrap();
     confirm["group_id"] = json!(VK_GROUP.parse::<i64>().unwrap());

@@ -364,6 +364,10 @@ async fn hook(
             "Content-Type",
             reply.content_type.parse().map_err(internal)?,
         );
+        for (name, value) in &reply.headers {
+            resp.headers_mut()
+                .insert(*name, value.parse().map_err(internal)?);
+        }
         Ok((resp, deliver::any_due(&lobby, now)))
     })();
     match result {

@@ -210,6 +210,8 @@ pub struct HookReply {
     pub content_type: &'static str,
     pub body: String,
     pub events: Vec<Event>,
+    /// Headers besides `Content-Type` (`Allow` on a 405).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl HookReply {
@@ -219,6 +221,7 @@ impl HookReply {
             content_type: "text/plain; charset=utf-8",
             body: body.to_string(),
             events,
+            headers: vec![],
         }
     }
 
@@ -228,11 +231,14 @@ impl HookReply {
             content_type: "application/json; charset=utf-8",
             body: json!({"error": {"code": code, "message": message}}).to_string(),
             events: vec![],
+            headers: vec![],
         }
     }
 
     fn api(e: &ApiError) -> Self {
-        Self::error(e.status(), e.code(), &e.to_string())
+        let mut reply = Self::error(e.status(), e.code(), &e.to_string());
+        reply.headers = e.headers();
+        reply
     }
 
     fn hook(e: &HookError) -> Self {
