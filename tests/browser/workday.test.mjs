@@ -10,6 +10,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Api, UA, entryBody, seedTenant } from './lib/api.mjs';
 import {
@@ -401,6 +402,51 @@ describe('operator app workday', { timeout: TEST_TIMEOUT * 12 }, () => {
     } finally {
       stream?.close();
       await closeAll(a, o);
+    }
+  });
+
+  test('workday: a tag saved while the client\'s details are being read again stays (the older answer is read again)', { timeout: TEST_TIMEOUT }, async () => {
+    const t = await seedTenant(api, { prefix: 'tagrace' });
+    const [olga] = t.operators;
+    const c = await api.enter(t.widget.key, entryBody({ name: 'Rita Race' }), { userAgent: UA.safariMac });
+    const a = await operatorBrowser(olga);
+    const previews = (u) => /\/api\/v1\/clients\/[^/]+\/preview$/.test(new URL(u).pathname);
+    let held;
+    try {
+      await acceptInApp(a.page, c.client);
+      const panel = clientPanel(a.page, c.session);
+      await until(a.page, 'the details loaded (tag-add enabled)', async () => {
+        assert.equal(await tid(panel, 'tag-add').first().isEnabled(), true);
+      });
+      // The next details read reaches the server now, but its answer is held back until the tag
+      // below is saved: it is older than the tag.
+      let fetched;
+      const reached = new Promise((r) => { fetched = r; });
+      let release;
+      const hold = new Promise((r) => { release = r; });
+      held = async (route) => {
+        const response = await route.fetch();
+        fetched();
+        await hold;
+        await route.fulfill({ response }).catch(() => {});
+      };
+      await a.context.route((u) => previews(u.href), held);
+      // A dropped connection: coming back, the app reads its tabs' details again.
+      await a.context.setOffline(true);
+      await sleep(500);
+      await a.context.setOffline(false);
+      await reached;
+      const tag = `race-${Date.now() % 100000}`;
+      await tid(panel, 'tag-input').first().fill(tag);
+      await tid(panel, 'tag-add').first().click();
+      await visible(tid(panel, 'tag').filter({ hasText: tag }), a.page, 'the saved tag');
+      await a.context.unroute((u) => previews(u.href), held);
+      release();
+      // The held answer (without the tag) arrives now; the tag must stay.
+      await sleep(1500);
+      await visible(tid(panel, 'tag').filter({ hasText: tag }), a.page, 'the tag after the older answer arrived', 2000);
+    } finally {
+      await closeAll(a);
     }
   });
 
