@@ -430,6 +430,20 @@ fn normalize_origin(o: &str) -> String {
 }
 
 impl Lobby {
+    /// The calling operator's id, when it serves or served `session` (else the session is
+    /// unknown to it: 404).
+    fn serving_operator(&self, actor: &Actor, session: &str) -> Result<String, ApiError> {
+        let op = self.acting_operator(actor)?.id.clone();
+        if !self
+            .sessions
+            .get(session)
+            .is_some_and(|s| s.operators.contains(&op))
+        {
+            return Err(ApiError::not_found(format!("session {session}")));
+        }
+        Ok(op)
+    }
+
     fn acting_operator(&self, actor: &Actor) -> Result<&Operator, ApiError> {
         match actor {
             Actor::Operator { id, .. } => self
@@ -816,26 +830,12 @@ impl Lobby {
                 Reply::ok(wire::MessageList { messages })
             }
             Route::PostSessionMessage { session } => {
-                let op = self.acting_operator(actor)?.id.clone();
-                if !self
-                    .sessions
-                    .get(session)
-                    .is_some_and(|s| s.operators.contains(&op))
-                {
-                    return Err(ApiError::not_found(format!("session {session}")));
-                }
+                let op = self.serving_operator(actor, session)?;
                 let req: wire::PostMessage = parse_json(body)?;
                 self.post(session, Author::Operator(op), req, ctx)?
             }
             Route::CloseSession { session } => {
-                let op = self.acting_operator(actor)?.id.clone();
-                if !self
-                    .sessions
-                    .get(session)
-                    .is_some_and(|s| s.operators.contains(&op))
-                {
-                    return Err(ApiError::not_found(format!("session {session}")));
-                }
+                let op = self.serving_operator(actor, session)?;
                 let events = self.handle(
                     &Command::Close {
                         session: session.clone(),
@@ -1025,14 +1025,7 @@ impl Lobby {
                 Reply::ok(json!({ "templates": templates }))
             }
             Route::SendTemplate { session } => {
-                let op = self.acting_operator(actor)?.id.clone();
-                if !self
-                    .sessions
-                    .get(session)
-                    .is_some_and(|s| s.operators.contains(&op))
-                {
-                    return Err(ApiError::not_found(format!("session {session}")));
-                }
+                let op = self.serving_operator(actor, session)?;
                 #[derive(Deserialize)]
                 struct SendTemplate {
                     name: String,
@@ -1060,14 +1053,7 @@ impl Lobby {
                 typing_reply(self.typing_from_client(client))
             }
             Route::SessionTyping { session } => {
-                let op = self.acting_operator(actor)?.id.clone();
-                if !self
-                    .sessions
-                    .get(session)
-                    .is_some_and(|s| s.operators.contains(&op))
-                {
-                    return Err(ApiError::not_found(format!("session {session}")));
-                }
+                let op = self.serving_operator(actor, session)?;
                 typing_reply(self.typing_from_operator(&op, session))
             }
             Route::ClientLeave => {
