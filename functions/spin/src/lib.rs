@@ -370,6 +370,16 @@ async fn hook(
         }
         Ok((resp, deliver::any_due(&lobby, now)))
     })();
+    finish(&journal, tenant, result)
+}
+
+/// Ends a call's write transaction: commits the answer (and, once committed, sends what the
+/// tenant owes if anything is due), or rolls back on an error.
+fn finish(
+    journal: &Journal,
+    tenant: &str,
+    result: Result<(Response<Body>, bool), ApiError>,
+) -> Result<Response<Body>, ApiError> {
     match result {
         Ok((resp, owes)) => {
             journal.commit()?;
@@ -428,17 +438,5 @@ async fn coordinate(
             deliver::any_due(&lobby, now),
         ))
     })();
-    match result {
-        Ok((resp, owes)) => {
-            journal.commit()?;
-            if owes {
-                deliver::soon(tenant);
-            }
-            Ok(resp)
-        }
-        Err(e) => {
-            journal.rollback();
-            Err(e)
-        }
-    }
+    finish(&journal, tenant, result)
 }
