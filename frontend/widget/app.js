@@ -658,7 +658,8 @@ class Chat {
     while (this.outbox.length && !this.ended) {
       const m = this.outbox[0];
       m.inFlight = true;
-      const r = await http('POST', '/api/v1/client/messages', { text: m.text }, this.token);
+      // Its id makes a retry after a lost answer the same message: stored once.
+      const r = await http('POST', '/api/v1/client/messages', { text: m.text, client_message_id: m.id }, this.token);
       m.inFlight = false;
       if (r.status === 201 && r.body) {
         this.outbox.shift();
