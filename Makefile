@@ -1,10 +1,10 @@
 # Lobby: build, run and test. Every recipe sources scripts/env.sh (cached tools, PATH with Node 22,
 # CARGO_TARGET_DIR under ~/.cache/lobby) and prints a `[lobby ...]` line per step.
 #
-#   make dev     install tools, build, run under wrangler dev on 127.0.0.1:PORT (default 8787)
+#   make dev     install what serving needs, build, run under wrangler dev on 127.0.0.1:PORT (default 8787)
 #                with a seeded demo tenant; honours PORT and LOBBY_PLATFORM_TOKEN;
 #                `make dev SPIN=1` serves the same on the local Spin host (tests/spin-host)
-#   make test    install tools, rustfmt check, clippy (native + wasm32 + wasip2), build, cargo test
+#   make test    install the same plus the test tools, rustfmt check, clippy (native + wasm32 + wasip2), build, cargo test
 #                (core, operator app, the end-to-end suite on wrangler dev and on the Spin host),
 #                browser tests (Chromium; on wrangler dev and on the Spin host)
 #   make bench   build, run the benchmarks (tests/e2e bin `bench`, tests/browser/bench.mjs,
@@ -23,15 +23,21 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh && lobby_warm_target &&
 say = printf '\n[lobby %s] %s\n' "$(1)" "$(2)"
 
-.PHONY: help install-tools build dev test fmt-check clippy clippy-wasm cargo-test browser-test fuzz-short fuzz bench prove clean
+.PHONY: help house-check install-tools install-test-tools build dev test fmt-check clippy clippy-wasm cargo-test browser-test fuzz-short fuzz bench prove clean
 # (No commas in the texts given to `say`: make would split them into more arguments.)
 
 help:
 	@sed -n '4,17p' Makefile | sed 's/^# \{0,1\}//'
 
+# Serving needs the Rust targets, wasm-bindgen, worker-build and the npm tools; only the tests
+# need Chromium, schemathesis and cargo-fuzz, so `make dev` never waits for them.
 install-tools:
-	@$(call say,tools,installing or checking the cached tools (scripts/install-tools.sh))
+	@$(call say,tools,installing or checking the cached tools for serving (scripts/install-tools.sh))
 	@scripts/install-tools.sh
+
+install-test-tools:
+	@$(call say,tools,installing or checking the cached tools for serving and testing (scripts/install-tools.sh --tests))
+	@scripts/install-tools.sh --tests
 
 build: install-tools
 	@$(call say,build,building the Cloudflare worker (scripts/build-worker.sh))
@@ -51,6 +57,10 @@ else
 	@$(call say,dev,build + wrangler dev + demo tenant (scripts/dev.sh))
 	@PORT="$(PORT)" LOBBY_PLATFORM_TOKEN="$(LOBBY_PLATFORM_TOKEN)" scripts/dev.sh
 endif
+
+house-check:
+	@$(call say,test,the project's own files: self-contained and make dev without test tools (scripts/house-check.sh))
+	@scripts/house-check.sh
 
 fmt-check:
 	@$(call say,test,cargo fmt --all --check)
@@ -96,7 +106,7 @@ browser-test:
 	@$(call say,test,client widget in Chromium on the local Spin host (LOBBY_E2E_RUNTIME=spin tests/widget/run.sh))
 	@LOBBY_E2E_RUNTIME=spin bash tests/widget/run.sh
 
-test: install-tools fmt-check clippy clippy-wasm
+test: house-check install-test-tools fmt-check clippy clippy-wasm
 	@$(call say,test,building the worker and the frontends the tests run)
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory cargo-test
@@ -104,7 +114,7 @@ test: install-tools fmt-check clippy clippy-wasm
 	@$(MAKE) --no-print-directory fuzz-short
 	@$(call say,test,all passed)
 
-bench: build
+bench: install-test-tools build
 	@$(call say,bench,cargo run --release -p lobby-e2e --bin bench)
 	@$(ENV) cargo run --release -p lobby-e2e --bin bench
 	@$(call say,bench,operator app in Chromium (tests/browser/bench.mjs))
@@ -116,11 +126,11 @@ fuzz-short:
 	@$(call say,test,every fuzz target for 10 s (scripts/fuzz.sh 10))
 	@scripts/fuzz.sh 10
 
-fuzz: install-tools
+fuzz: install-test-tools
 	@$(call say,fuzz,every fuzz target for $(or $(FUZZ_SECONDS),60) s (scripts/fuzz.sh))
 	@scripts/fuzz.sh $(or $(FUZZ_SECONDS),60)
 
-prove: build
+prove: install-test-tools build
 	@$(call say,prove,reliability at full scale (scripts/prove.sh) -> RELIABILITY.md)
 	@scripts/prove.sh
 

@@ -2,7 +2,7 @@
 # Builds the operator app (frontend/operator, Leptos CSR) into frontend/dist/app/, which the
 # worker serves as static assets at /app/ (wrangler.toml [assets]): cargo (wasm32, release) ->
 # wasm-bindgen --target web -> wasm-opt -Oz (npm binaryen: Debian's crashes in the browser, see
-# TOOLCHAIN.md) -> plus the hand-written index.html and app.css.
+# docs/toolchain.md) -> plus the hand-written index.html and app.css.
 # Compiled crates live in $LOBBY_WASM_TARGET_DIR/frontend, apart from the worker's, so the two
 # builds never wait on each other's cargo lock nor rebuild each other's dependencies.
 # Skips the build when nothing it reads changed since the last one; LOBBY_FORCE_BUILD=1 rebuilds.

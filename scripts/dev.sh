@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make dev`: build the worker, run it under `wrangler dev` with local persistence, seed a demo
-# tenant through the public HTTP API (API.md), print where to go and how to log in, and keep
+# tenant through the public HTTP API (/api/v1/openapi.json), print where to go and how to log in, and keep
 # running in the foreground until Ctrl-C.
 #
 # Environment:

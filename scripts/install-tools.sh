@@ -2,12 +2,20 @@
 # Installs every tool Lobby needs, from the package registries only, into a cache outside the
 # clone ($LOBBY_CACHE, ~/.cache/lobby by default) so that a second run skips what is already there.
 # Prints one line per step, so a first run (about 10 minutes on 2 cores) is never silent.
+#
+#   scripts/install-tools.sh           what serving needs (steps 1-4: `make dev`, `make build`)
+#   scripts/install-tools.sh --tests   the same plus what only the tests need (steps 5-7:
+#                                      Chromium, schemathesis, cargo-fuzz: `make test`)
 # Environment: LOBBY_SKIP_APT=1 skips the Debian packages (only the browser tests need them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-STEPS=7
+case "${1:-}" in
+  --tests) STEPS=7 ;;
+  "") STEPS=4 ;;
+  *) echo "usage: scripts/install-tools.sh [--tests]" >&2; exit 2 ;;
+esac
 step() { printf '[lobby setup %s/%s] %s\n' "$1" "$STEPS" "$2"; }
 
 # One installer at a time per cache (a CI run and a developer may start one together).
@@ -73,6 +81,11 @@ for bin in "$LOBBY_NODE" "$LOBBY_WRANGLER" "$WASM_OPT_BIN" "$ESBUILD_BIN"; do
 done
 echo "    node $("$LOBBY_NODE" --version), wrangler $("$LOBBY_WRANGLER" --version 2>/dev/null | tail -1)," \
   "$("$WASM_OPT_BIN" --version), esbuild $("$ESBUILD_BIN" --version)"
+
+if [ "$STEPS" = 4 ]; then
+  echo "[lobby setup] the tools for serving are ready in $LOBBY_TOOLS (the test tools: --tests)"
+  exit 0
+fi
 
 step 5 "Debian packages for browser tests (chromium, chromium-driver)"
 if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then

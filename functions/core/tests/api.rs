@@ -849,7 +849,7 @@ fn a_wrong_type_for_an_enum_field_is_422() {
     assert!(wrong.is_empty(), "not 422 invalid_body: {wrong:#?}");
 }
 
-/// A JSON array is not a request body (API.md: a wrong type is 422), but serde's derived
+/// A JSON array is not a request body (the contract: a wrong type is 422), but serde's derived
 /// `Deserialize` also accepts a struct as a positional array, so `["Sales"]` creates a group.
 #[test]
 fn an_array_instead_of_an_object_is_422() {

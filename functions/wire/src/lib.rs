@@ -1,4 +1,4 @@
-//! The wire format of Lobby: every JSON body of the HTTP API (`../shared/API.md`) and every
+//! The wire format of Lobby: every JSON body of the HTTP API (served as `/api/v1/openapi.json`) and every
 //! WebSocket event, as plain serde types. The functions, the operator app, the widget and the
 //! end-to-end tests all use these, so a change of the protocol breaks the build, not production.
 //!

@@ -1,10 +1,10 @@
 //! The server describes its own API: `GET /api/v1/openapi.json` is an OpenAPI 3 document with
-//! every route of the contract (API.md) and the routes the tests and integrators rely on.
+//! every route of the contract and the routes the tests and integrators rely on.
 
 use lobby_e2e::shared;
 use serde_json::Value;
 
-/// `(method, path)` of every route in API.md that the server serves so far, plus the listing and
+/// `(method, path)` of every route of the contract that the server serves so far, plus the listing and
 /// client routes it adds. Channel configuration and webhooks, invitations and the offline form
 /// join this list with the issues that build them.
 const ROUTES: &[(&str, &str)] = &[
@@ -27,7 +27,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/client/messages"),
     ("post", "/api/v1/client/pages"),
     ("get", "/api/v1/client/events"),
-    // Beyond the API.md tables, but part of what the server serves.
+    // Beyond the contract tables, but part of what the server serves.
     ("get", "/api/v1/groups"),
     ("get", "/api/v1/operators"),
     ("get", "/api/v1/widgets"),

@@ -1,5 +1,5 @@
 //! `lobby-spin-host`: a small local Spin host for tests and development (the `spin` CLI cannot be
-//! installed here; see ../../../shared/TOOLCHAIN.md and README.md for its gaps against Spin).
+//! installed here; see docs/toolchain.md and this crate's README.md for its gaps against Spin).
 //!
 //! ```text
 //! lobby-spin-host [--manifest spin.toml] [--listen 127.0.0.1:3000]

@@ -6,7 +6,7 @@
 //   http://localhost:PORT (allowed) and http://127.0.0.1:PORT (the same pages on an origin the
 //   widget does not allow), whose pages embed the one-line snippet;
 // - Lobby's API (tenant, group, operators, widget) through fetch;
-// - Debian's Chromium through playwright-core from the cached tools (TOOLCHAIN.md's flags).
+// - Debian's Chromium through playwright-core from the cached tools (the flags docs/toolchain.md explains).
 //
 // LOBBY_E2E_RUNTIME=spin runs the same against the local Spin host (tests/spin-host, built by
 // `scripts/spin-host.sh --build`) serving spin.toml: the component serves the widget's files
