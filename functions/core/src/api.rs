@@ -586,11 +586,11 @@ impl Lobby {
                 Reply::with(201, wire::Created { id: group.id }, events)
             }
             Route::ListOperators => {
-                self.acting_operator(actor)?;
+                let viewer = self.acting_operator(actor)?;
                 let ops: Vec<wire::OperatorInfo> = self
                     .operators
                     .values()
-                    .map(|o| self.operator_info(o))
+                    .map(|o| self.operator_info_for(viewer, o))
                     .collect();
                 Reply::ok(json!({ "operators": ops }))
             }

@@ -226,7 +226,12 @@ fn paths_and_schemas() -> Value {
                 "get": op("list groups", Some("operator"), None, (200, obj(json!({"groups": {"type":"array","items": s("object")}}), &["groups"])), &[401, 403]),
                 "post": op("create a group (admin)", Some("operator"), Some(obj(json!({"name": s("string")}), &["name"])), (201, created.clone()), &[400, 401, 403, 413, 422])},
             "/api/v1/operators": {
-                "get": op("list operators with status and load", Some("operator"), None, (200, obj(json!({"operators": {"type":"array","items": s("object")}}), &["operators"])), &[401, 403]),
+                "get": op("list operators with status and load; an operator sees its colleagues' names, groups and presence but only its own e-mail, an admin sees every e-mail", Some("operator"), None,
+                    (200, obj(json!({"operators": {"type":"array","items": obj(json!({"id": s("string"), "name": s("string"),
+                        "email": {"type": "string", "description": "present for an admin, and in the operator's own entry"},
+                        "role": {"type":"string","enum":["operator","admin"]}, "groups": {"type":"array","items": s("string")},
+                        "limits": obj(json!({"chat": s("integer")}), &["chat"]), "status": presence.clone(), "load": s("integer")}),
+                        &["id","name","role","groups","limits","status","load"])}}), &["operators"])), &[401, 403]),
                 "post": op("create an operator (admin)", Some("operator"),
                     Some(obj(json!({"email": s("string"), "password": s("string"), "name": s("string"),
                         "role": {"type":"string","enum":["operator","admin"]}, "groups": {"type":"array","items": s("string")},

@@ -105,10 +105,11 @@ impl Lobby {
         }
     }
 
+    /// An operator as an admin, or the operator itself, sees it.
     pub fn operator_info(&self, o: &Operator) -> OperatorInfo {
         OperatorInfo {
             id: o.id.clone(),
-            email: o.email.clone(),
+            email: Some(o.email.clone()),
             name: o.name.clone(),
             role: o.role,
             groups: o.groups.clone(),
@@ -116,6 +117,17 @@ impl Lobby {
             status: o.presence,
             load: self.load(&o.id),
         }
+    }
+
+    /// An operator as `viewer` sees it in the operators list. Choosing whom to redirect to needs
+    /// a colleague's name, groups, presence and load, not the e-mail address it signs in with:
+    /// only admins (who manage the accounts) and the operator itself see that.
+    pub fn operator_info_for(&self, viewer: &Operator, o: &Operator) -> OperatorInfo {
+        let mut info = self.operator_info(o);
+        if viewer.role != lobby_wire::Role::Admin && viewer.id != o.id {
+            info.email = None;
+        }
+        info
     }
 
     /// May this operator look at this client (preview, messages)? Those who may serve it,

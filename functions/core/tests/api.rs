@@ -453,6 +453,54 @@ fn an_admin_creates_groups_operators_and_widgets() {
 }
 
 #[test]
+fn operators_see_colleagues_without_their_e_mail_addresses_and_admins_see_all() {
+    let mut w = World::new();
+    let admin = w.admin.clone();
+    let ann = w.ann.clone();
+    created_id(&w.ok(
+        Route::CreateOperator,
+        &admin,
+        json!({"email": "bob@acme.test", "password": OP_PASSWORD, "name": "Bob",
+               "role": "operator", "groups": [w.support]}),
+    ));
+    w.online(&ann);
+
+    // What Ann's redirect dialog gets: every colleague's name, groups, presence and load,
+    // her own address, and nobody else's.
+    let r = w.ok(Route::ListOperators, &ann, Value::Null);
+    let raw = r.body.to_string();
+    for other in ["admin@acme.test", "bob@acme.test"] {
+        assert!(!raw.contains(other), "an operator sees {other}: {raw}");
+    }
+    let ops: Vec<wire::OperatorInfo> = serde_json::from_value(r.body["operators"].clone()).unwrap();
+    let by_name = |name: &str| ops.iter().find(|o| o.name == name).unwrap().clone();
+    let bob = by_name("Bob");
+    assert_eq!(bob.email, None);
+    assert_eq!(bob.groups, [w.support.clone()]);
+    assert_eq!(bob.status, wire::Presence::Offline);
+    assert_eq!(by_name("Adam").email, None);
+    let me = by_name("Ann");
+    assert_eq!(me.email.as_deref(), Some("ann@acme.test"));
+    assert_eq!(me.status, wire::Presence::Online);
+    assert!(r.body["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["name"] != "Ann")
+        .all(|o| o.get("email").is_none()));
+
+    // The admin manages the accounts: it sees every address.
+    let r = w.ok(Route::ListOperators, &admin, Value::Null);
+    let ops: Vec<wire::OperatorInfo> = serde_json::from_value(r.body["operators"].clone()).unwrap();
+    let mut emails: Vec<_> = ops.iter().map(|o| o.email.clone().unwrap()).collect();
+    emails.sort();
+    assert_eq!(
+        emails,
+        ["admin@acme.test", "ann@acme.test", "bob@acme.test"]
+    );
+}
+
+#[test]
 fn administration_refuses_bad_requests_and_changes_nothing() {
     let mut w = World::new();
     let admin = w.admin.clone();

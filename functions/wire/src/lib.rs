@@ -232,7 +232,10 @@ pub struct GroupInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OperatorInfo {
     pub id: String,
-    pub email: String,
+    /// The operator's sign-in name: shown to admins and to the operator itself, absent from a
+    /// colleague's entry in the operators list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub name: String,
     pub role: Role,
     pub groups: Vec<String>,
