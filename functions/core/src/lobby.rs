@@ -1019,6 +1019,17 @@ impl Lobby {
                         "this client waits for another group or operator".into(),
                     ));
                 }
+                // `away` means "finishing my current work": the sessions held go on (messages,
+                // close, redirect), but a new client goes only to someone online.
+                if op.presence != Presence::Online {
+                    return Err(ApiError::NotOnline(format!(
+                        "you are {}: set your status to online to accept a client",
+                        match op.presence {
+                            Presence::Away => "away",
+                            _ => "offline",
+                        }
+                    )));
+                }
                 capacity::check(&self.active_kinds(operator), op.chat_limit, c.entry)
                     .map_err(|r| ApiError::Capacity(r.message()))?;
                 Ok(vec![Event::ClientAccepted {

@@ -48,6 +48,12 @@ fn op(
     o
 }
 
+/// An operation with a description: the rules behind its answers, in words.
+fn described(mut o: Value, description: &str) -> Value {
+    o["description"] = Value::String(description.into());
+    o
+}
+
 fn path_param(name: &str) -> Value {
     json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
 }
@@ -261,8 +267,9 @@ fn paths_and_schemas() -> Value {
                 Some(obj(json!({"name": nullable("string"), "groups": {"type":["array","null"],"items": s("string")},
                     "limits": {"type": ["object", "null"], "properties": {"chat": {"type":"integer","minimum":1}}, "required": ["chat"]}}), &[])),
                 (200, s("object")), &[400, 401, 403, 404, 409, 413, 422])},
-            "/api/v1/queue/{id}/accept": {"parameters": [path_param("id")], "post": op("accept a waiting client", Some("operator"), None,
-                (200, obj(json!({"session": s("string")}), &["session"])), &[401, 403, 404, 409])},
+            "/api/v1/queue/{id}/accept": {"parameters": [path_param("id")], "post": described(op("accept a waiting client", Some("operator"), None,
+                (200, obj(json!({"session": s("string")}), &["session"])), &[401, 403, 404, 409]),
+                "Only an operator whose presence is `online` takes a new client; `away` means finishing the current work: the sessions it holds go on (messages, close, redirect), but it accepts nobody. 409 codes: `not_online` (presence `away` or `offline`), `already_accepted` (another operator was first), `capacity` (over the chat limit, or a video/phone call, which is served alone). A refusal changes nothing.")},
             "/api/v1/queue/{id}/redirect": {"parameters": [path_param("id")], "post": op("redirect a client to a group or an operator", Some("operator"),
                 Some(obj(json!({"group": s("string"), "operator": s("string"), "note": s("string")}), &[])), (200, status_ok.clone()), &[400, 401, 403, 404, 409, 413, 422])},
             "/api/v1/sessions": {"get": op("this operator's active sessions", Some("operator"), None, (200, obj(json!({"sessions": s("array")}), &["sessions"])), &[401])},
@@ -383,6 +390,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_accept_route_says_that_it_needs_presence_online() {
+        let doc = document();
+        let accept = &doc["paths"]["/api/v1/queue/{id}/accept"]["post"];
+        let text = accept["description"].as_str().unwrap();
+        for code in ["not_online", "already_accepted", "capacity", "`away`"] {
+            assert!(text.contains(code), "{code} is not explained: {text}");
+        }
+        assert!(accept["responses"].get("409").is_some());
     }
 
     #[test]

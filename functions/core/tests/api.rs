@@ -1159,6 +1159,50 @@ fn unknown_or_invisible_ids_are_404_and_change_nothing() {
 }
 
 #[test]
+fn an_operator_who_is_not_online_cannot_accept_through_the_api() {
+    let mut w = World::new();
+    let ann = w.ann.clone();
+    let admin = w.admin.clone();
+    let r = w.ok(
+        Route::CreateOperator,
+        &admin,
+        json!({"email": "bob@acme.test", "password": "bob's password", "name": "Bob",
+               "role": "operator", "groups": [w.sales]}),
+    );
+    let bob = Actor::Operator {
+        id: created_id(&r),
+        admin: false,
+    };
+    // Bob keeps the widget open; Ann never went online.
+    w.online(&bob);
+    let c = w.enter(json!({"entry": "webchat"}));
+    let accept = Route::Accept {
+        client: c.client.clone(),
+    };
+    let m = browser();
+    assert_eq!(
+        w.refused(accept.clone(), &ann, b"", &m),
+        (409, "not_online".into())
+    );
+    let body = w.ctx_call(&accept, &ann, b"", &m).unwrap_err().body();
+    assert!(body.error.message.contains("online"), "{body:?}");
+    w.ok(Route::SetStatus, &ann, json!({"status": "away"}));
+    assert_eq!(
+        w.refused(accept.clone(), &ann, b"", &m),
+        (409, "not_online".into())
+    );
+    // The client still waits, first in the queue, for whoever is online.
+    let q: wire::QueueList =
+        serde_json::from_value(w.ok(Route::Queue, &ann, Value::Null).body).unwrap();
+    assert_eq!(q.clients.len(), 1);
+    assert_eq!(q.clients[0].position, 1);
+    w.online(&ann);
+    let r = w.ok(accept, &ann, Value::Null);
+    assert_eq!(r.body["session"], c.session.as_str());
+    w.check_replay();
+}
+
+#[test]
 fn accepts_over_the_api_race_and_respect_capacity() {
     let mut w = World::new();
     let ann = w.ann.clone();
@@ -1175,6 +1219,7 @@ fn accepts_over_the_api_race_and_respect_capacity() {
         admin: false,
     };
     w.online(&ann);
+    w.online(&bob);
     let c: Vec<wire::EntryAccepted> = (0..3)
         .map(|_| w.enter(json!({"entry": "webchat"})))
         .collect();
@@ -1243,6 +1288,7 @@ fn an_active_client_is_handed_over_and_the_session_goes_on() {
         admin: false,
     };
     w.online(&ann);
+    w.online(&cid);
     let e = w.enter(json!({"entry": "webchat"}));
     let client = World::client_actor(&e);
     w.ok(

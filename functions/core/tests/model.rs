@@ -10,7 +10,8 @@
 //! - every command succeeds exactly when the model says so, with the events the model expects,
 //!   and a refused command changes nothing;
 //! - a client is in exactly one place: one queue, or active with exactly one operator;
-//! - no operator is ever over a limit (`capacity::within_limits`);
+//! - no operator is ever over a limit (`capacity::within_limits`), and only an online one
+//!   takes a new client;
 //! - positions in each queue are 1..n in arrival order;
 //! - nothing disappears without an accepted Leave or Close;
 //! - message numbers per session are 1..k with no gap;
@@ -120,7 +121,8 @@ fn fresh_lobby() -> (Lobby, Vec<(Event, Millis)>) {
         groups: s.groups.iter().map(|g| g.to_string()).collect(),
         chat_limit: s.limit,
         password_hash: "unused".into(),
-        presence: Presence::Offline,
+        // The shift has begun; presence steps send some away or offline.
+        presence: Presence::Online,
     };
     cmds.push(Command::CreateTenant {
         tenant: Tenant {
@@ -269,7 +271,10 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (any::<usize>(), who(), prop::bool::weighted(0.1))
             .prop_map(|(session, who, empty)| Step::Post { session, who, empty }),
         2 => (any::<usize>(), who()).prop_map(|(session, who)| Step::Close { session, who }),
-        2 => (0..7usize, 0..3usize).prop_map(|(op, presence)| Step::Presence { op, presence }),
+        // Mostly back online: an operator who is away or offline takes no client, and the
+        // capacity rules need operators who do.
+        2 => (0..7usize, prop_oneof![3 => Just(0usize), 1 => Just(1), 1 => Just(2)])
+            .prop_map(|(op, presence)| Step::Presence { op, presence }),
         1 => any::<usize>().prop_map(|client| Step::Visit { client }),
     ]
 }
@@ -314,6 +319,8 @@ struct Model {
     client_ids: Vec<String>,
     session_ids: Vec<String>,
     next_id: u64,
+    /// Operators whose presence is not `online` (everyone starts online).
+    not_online: BTreeSet<String>,
 }
 
 fn target_exists(t: &Target) -> bool {
@@ -489,6 +496,8 @@ impl Model {
                         Place::Waiting(t, _) => {
                             if !serves(op, t) {
                                 why.insert("forbidden");
+                            } else if self.not_online.contains(op.id) {
+                                why.insert("not_online");
                             } else if !may_take(&self.active_kinds(op.id), op.limit, c.kind) {
                                 why.insert("capacity");
                             }
@@ -644,7 +653,14 @@ impl Model {
             Command::PostMessage { session, .. } => {
                 self.sessions.get_mut(session).unwrap().messages += 1;
             }
-            Command::SetPresence { .. } | Command::VisitPage { .. } => {}
+            Command::SetPresence { operator, presence } => {
+                if *presence == Presence::Online {
+                    self.not_online.remove(operator);
+                } else {
+                    self.not_online.insert(operator.clone());
+                }
+            }
+            Command::VisitPage { .. } => {}
             other => panic!("the model does not generate {other:?}"),
         }
     }
@@ -1199,6 +1215,7 @@ fn the_lobby_keeps_its_invariants() {
         "accept:already_accepted".into(),
         "accept:forbidden".into(),
         "accept:not_found".into(),
+        "accept:not_online".into(),
         capacity(capacity::Refusal::InCall),
         capacity(capacity::Refusal::CallNeedsFreeOperator),
         capacity(capacity::Refusal::ChatLimit { limit: 1 }),

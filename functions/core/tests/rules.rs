@@ -71,10 +71,23 @@ impl World {
         w
     }
 
+    /// The desk of [`World::offline`] at work: `ann`, `bob`, `cid` and `dan` online (accepting
+    /// a client needs it).
+    fn new() -> Self {
+        let mut w = Self::offline();
+        for op in ["ann", "bob", "cid", "dan"] {
+            w.ok(Command::SetPresence {
+                operator: op.into(),
+                presence: Presence::Online,
+            });
+        }
+        w
+    }
+
     /// Groups `sales` and `support`; operators `ann` (sales, 2 chats), `bob` (sales and
     /// support, 3 chats), `cid` (support, 1 chat), `dan` (no group, 3 chats) and the admin
-    /// `adm` (no group).
-    fn new() -> Self {
+    /// `adm` (no group), all offline.
+    fn offline() -> Self {
         let mut w = Self::empty();
         w.ok(Command::CreateGroup(group("sales")));
         w.ok(Command::CreateGroup(group("support")));
@@ -420,7 +433,7 @@ fn widgets_need_a_known_group_and_unique_ids_and_keys() {
 
 #[test]
 fn presence_changes_and_says_whether_anyone_is_online() {
-    let mut w = World::new();
+    let mut w = World::offline();
     assert!(!w.lobby.anyone_online(&g("sales")));
     let events = w.ok(Command::SetPresence {
         operator: "ann".into(),
@@ -645,6 +658,72 @@ fn an_operator_who_may_not_serve_the_queue_is_forbidden() {
         Err(ApiError::NotFound(_))
     ));
     w.accept("cid", "c1").unwrap();
+    w.check_replay();
+}
+
+#[test]
+fn only_an_online_operator_takes_a_new_client_and_away_finishes_its_sessions() {
+    let mut w = World::new();
+    let presence = |w: &mut World, p: Presence| {
+        w.ok(Command::SetPresence {
+            operator: "ann".into(),
+            presence: p,
+        })
+    };
+    w.enter("c1", EntryKind::Webchat, g("sales"));
+    w.enter("c2", EntryKind::Webchat, g("sales"));
+    w.enter("c3", EntryKind::Webchat, g("sales"));
+    w.accept("ann", "c1").unwrap();
+
+    // Away: no new client, whatever the queue holds; the one she serves goes on.
+    presence(&mut w, Presence::Away);
+    let e = w.accept("ann", "c2").unwrap_err();
+    assert!(
+        matches!(&e, ApiError::NotOnline(m) if m.contains("away")),
+        "{e:?}"
+    );
+    assert_eq!((e.status(), e.code()), (409, "not_online"));
+    assert_eq!(w.queue(&g("sales")), pairs(&[("c2", 1), ("c3", 2)]));
+    assert_eq!(w.active("ann"), ["c1"]);
+    assert_eq!(
+        w.post("c1", Author::Operator("ann".into()), "one moment")
+            .unwrap(),
+        1
+    );
+    w.redirect("ann", "c1", g("support")).unwrap();
+    w.accept("bob", "c1").unwrap();
+    w.accept("bob", "c2").unwrap();
+    w.redirect("bob", "c2", o("ann")).unwrap();
+    // Not even a client handed to her by name.
+    assert!(matches!(w.accept("ann", "c2"), Err(ApiError::NotOnline(_))));
+
+    // Offline: the same refusal, saying so.
+    presence(&mut w, Presence::Offline);
+    let e = w.accept("ann", "c3").unwrap_err();
+    assert!(
+        matches!(&e, ApiError::NotOnline(m) if m.contains("offline")),
+        "{e:?}"
+    );
+
+    // Back online, she takes clients again.
+    presence(&mut w, Presence::Online);
+    w.accept("ann", "c2").unwrap();
+    w.accept("ann", "c3").unwrap();
+    assert_eq!(w.active("ann"), ["c2", "c3"]);
+    w.check_replay();
+}
+
+#[test]
+fn an_away_operator_closes_the_session_it_serves() {
+    let mut w = World::new();
+    w.enter("c1", EntryKind::Webchat, g("sales"));
+    w.accept("ann", "c1").unwrap();
+    w.ok(Command::SetPresence {
+        operator: "ann".into(),
+        presence: Presence::Away,
+    });
+    w.close("c1", Closer::Operator("ann".into())).unwrap();
+    assert_eq!(w.lobby.load("ann"), 0);
     w.check_replay();
 }
 
