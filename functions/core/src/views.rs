@@ -298,10 +298,17 @@ impl Lobby {
                 entry,
                 details,
                 position,
+                waiting_since,
                 ..
-            } if sees(to) => Some(waiting(
-                self.row(client, session, *entry, details, to, at, *position),
-            )),
+            } if sees(to) => Some(waiting(self.row(
+                client,
+                session,
+                *entry,
+                details,
+                to,
+                waiting_since.unwrap_or(at),
+                *position,
+            ))),
             Event::ClientRedirected {
                 client,
                 session,
@@ -475,14 +482,15 @@ impl Lobby {
     }
 
     /// Clients whose queue position an event may have changed: everyone waiting behind the
-    /// place a client left, in the queues the event touched.
+    /// place a client left, in the queues the event touched, and behind the place a redirected
+    /// client took (it keeps its turn, so it may go in ahead of others).
     pub fn moved_by(&self, event: &Event) -> Vec<(String, u32)> {
         let targets: Vec<&Target> = match event {
             Event::ClientAccepted { from, .. } | Event::ClientLeft { from, .. } => vec![from],
-            Event::ClientRedirected {
-                from: Redirected::Queue(t),
-                ..
-            } => vec![t],
+            Event::ClientRedirected { from, to, .. } => match from {
+                Redirected::Queue(t) => vec![t, to],
+                Redirected::Operator(_) => vec![to],
+            },
             Event::SessionClosed {
                 waiting_in: Some(t),
                 ..
