@@ -288,6 +288,12 @@ fn paths_and_schemas() -> Value {
                     "language": s("string"), "page": {"$ref": "#/components/schemas/Page"}, "params": s("object"), "code": s("string")}), &["entry"])),
                 (201, obj(json!({"client": s("string"), "token": s("string"), "status": s("string"), "position": s("integer"), "session": s("string")}), &["status"])),
                 &[400, 403, 404, 413, 422])},
+            "/api/v1/widgets/{key}/offline": {"parameters": [path_param("key")], "post": described(op("leave a message through the offline form", None,
+                Some(obj(json!({"form": obj(json!({"name": s("string"), "phone": s("string"), "email": s("string")}), &[]),
+                    "message": s("string"), "page": {"$ref": "#/components/schemas/Page"},
+                    "language": {"type": "string", "description": "the language the widget speaks with the client; else the first of `Accept-Language`"}}), &["message"])),
+                (202, obj(json!({"status": s("string")}), &["status"])), &[400, 403, 404, 409, 413, 422]),
+                "Stored, then e-mailed to the widget's `offline_email` (409 `conflict` when it has none), with a reply address when the client gave an e-mail; an e-mail or a phone is needed (422). The mail shows what the waiting queue would have: name, e-mail, phone, language, browser and OS (from `User-Agent`), the page (`url`, `title`), the site (`Origin`) and the widget's name, then the message.")},
             "/api/v1/client/messages": {
                 "get": {"summary": "the client's conversation", "parameters": [after_param()], "security": [{"client": []}],
                         "responses": {"200": answer("messages", messages), "401": answer("no token", error_ref())}},
@@ -403,6 +409,22 @@ mod tests {
             assert!(text.contains(code), "{code} is not explained: {text}");
         }
         assert!(accept["responses"].get("409").is_some());
+    }
+
+    #[test]
+    fn the_offline_route_takes_the_page_and_says_what_the_mail_shows() {
+        let doc = document();
+        let offline = &doc["paths"]["/api/v1/widgets/{key}/offline"]["post"];
+        let props = &offline["requestBody"]["content"]["application/json"]["schema"]["properties"];
+        assert_eq!(props["page"]["$ref"], "#/components/schemas/Page");
+        for field in ["form", "message", "language"] {
+            assert!(props.get(field).is_some(), "{field}");
+        }
+        let text = offline["description"].as_str().unwrap();
+        for shown in ["language", "browser and OS", "page", "widget's name"] {
+            assert!(text.contains(shown), "{shown}: {text}");
+        }
+        assert!(offline["responses"].get("202").is_some());
     }
 
     #[test]

@@ -180,6 +180,13 @@ pub struct OfflineMessage {
     #[serde(default)]
     pub form: Form,
     pub message: String,
+    /// The page the client writes from, as an entry carries it: the mail shows it to whoever
+    /// answers, as the queue would have.
+    #[serde(default)]
+    pub page: Option<Page>,
+    /// The language the widget speaks with the client (else the browser's `Accept-Language`).
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// `POST /api/v1/invitations` (body optional).
