@@ -224,6 +224,21 @@ impl World {
         }
     }
 
+    /// Another operator of group `group`, signing in as `<name>@acme.test`.
+    fn operator(&mut self, name: &str, group: &str) -> Actor {
+        let admin = self.admin.clone();
+        let r = self.ok(
+            Route::CreateOperator,
+            &admin,
+            json!({"email": format!("{}@acme.test", name.to_lowercase()), "password": OP_PASSWORD,
+                   "name": name, "role": "operator", "groups": [group]}),
+        );
+        Actor::Operator {
+            id: created_id(&r),
+            admin: false,
+        }
+    }
+
     fn online(&mut self, actor: &Actor) {
         let r = self.ok(Route::SetStatus, actor, json!({"status": "online"}));
         assert_eq!(r.body, json!({"status": "online"}));
@@ -457,12 +472,8 @@ fn operators_see_colleagues_without_their_e_mail_addresses_and_admins_see_all() 
     let mut w = World::new();
     let admin = w.admin.clone();
     let ann = w.ann.clone();
-    created_id(&w.ok(
-        Route::CreateOperator,
-        &admin,
-        json!({"email": "bob@acme.test", "password": OP_PASSWORD, "name": "Bob",
-               "role": "operator", "groups": [w.support]}),
-    ));
+    let support = w.support.clone();
+    w.operator("Bob", &support);
     w.online(&ann);
 
     // What Ann's redirect dialog gets: every colleague's name, groups, presence and load,
@@ -1162,17 +1173,8 @@ fn unknown_or_invisible_ids_are_404_and_change_nothing() {
 fn an_operator_who_is_not_online_cannot_accept_through_the_api() {
     let mut w = World::new();
     let ann = w.ann.clone();
-    let admin = w.admin.clone();
-    let r = w.ok(
-        Route::CreateOperator,
-        &admin,
-        json!({"email": "bob@acme.test", "password": "bob's password", "name": "Bob",
-               "role": "operator", "groups": [w.sales]}),
-    );
-    let bob = Actor::Operator {
-        id: created_id(&r),
-        admin: false,
-    };
+    let sales = w.sales.clone();
+    let bob = w.operator("Bob", &sales);
     // Bob keeps the widget open; Ann never went online.
     w.online(&bob);
     let c = w.enter(json!({"entry": "webchat"}));
@@ -1206,18 +1208,9 @@ fn an_operator_who_is_not_online_cannot_accept_through_the_api() {
 fn accepts_over_the_api_race_and_respect_capacity() {
     let mut w = World::new();
     let ann = w.ann.clone();
-    let admin = w.admin.clone();
     // A second Sales operator.
-    let r = w.ok(
-        Route::CreateOperator,
-        &admin,
-        json!({"email": "bob@acme.test", "password": "bob's password", "name": "Bob",
-               "role": "operator", "groups": [w.sales]}),
-    );
-    let bob = Actor::Operator {
-        id: created_id(&r),
-        admin: false,
-    };
+    let sales = w.sales.clone();
+    let bob = w.operator("Bob", &sales);
     w.online(&ann);
     w.online(&bob);
     let c: Vec<wire::EntryAccepted> = (0..3)
