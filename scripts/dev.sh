@@ -155,7 +155,8 @@ print(f"""
  Lobby is running at {base}
    tenant          demo (Demo Company)
    admin login     admin@demo.test / {admin_password}
-   operator login  {OPERATOR_EMAIL} / {operator_password}   (group Support, up to 3 chats)
+   operator login  {OPERATOR_EMAIL} / {operator_password}   (group Support, up to 3 chats;
+                   set the status to Online in the app to take clients)
    widget key      {key}   (widget 'Website', origins {', '.join(ORIGINS)})
    platform token  {platform_token}
 ================================================================================""", flush=True)

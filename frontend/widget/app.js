@@ -327,9 +327,12 @@ function showOffline(prefill) {
     if (!ok) return form.querySelector('[aria-invalid=true]').focus();
     const button = $('[data-testid=offline-submit]', form);
     button.disabled = true;
+    // The page and language travel as with an entry: whoever answers the mail sees them.
     const r = await widgetCall('offline', {
       form: { name: get('name').value.trim() || undefined, email: email.value.trim() || undefined, phone: phone.value.trim() || undefined },
       message: msg.value.trim(),
+      language: lang,
+      page: ctx.page || undefined,
     });
     button.disabled = false;
     if (r.status === 202 || r.status === 200) {

@@ -586,11 +586,11 @@ impl Lobby {
                 Reply::with(201, wire::Created { id: group.id }, events)
             }
             Route::ListOperators => {
-                self.acting_operator(actor)?;
+                let viewer = self.acting_operator(actor)?;
                 let ops: Vec<wire::OperatorInfo> = self
                     .operators
                     .values()
-                    .map(|o| self.operator_info(o))
+                    .map(|o| self.operator_info_for(viewer, o))
                     .collect();
                 Reply::ok(json!({ "operators": ops }))
             }
@@ -871,34 +871,39 @@ impl Lobby {
                         "leave an e-mail or a phone number so that we can answer",
                     ));
                 }
+                let page = match &req.page {
+                    None => None,
+                    Some(p) => Some(wire::Page {
+                        url: text_field("page.url", &p.url, 2000)?,
+                        title: optional_field("page.title", &p.title)?,
+                        referrer: None,
+                    }),
+                };
                 let to = w.offline_email.clone().ok_or_else(|| {
                     ApiError::Conflict("this widget has no offline form address".into())
                 })?;
-                let who = name
-                    .clone()
-                    .or_else(|| email.clone())
-                    .or_else(|| phone.clone());
-                let mut text =
-                    format!("A message left through the offline form of {}.\n\n", w.name);
-                for (label, v) in [("Name", &name), ("E-mail", &email), ("Phone", &phone)] {
-                    if let Some(v) = v {
-                        text += &format!("{label}: {v}\n");
-                    }
-                }
-                if let Some(page) = meta.origin.as_deref() {
-                    text += &format!("Site: {page}\n");
-                }
-                text += &format!("\n{message}\n");
+                // What the queue would have shown of this client, as an entry learns it.
+                let language =
+                    client_info::language(req.language.as_deref(), meta.accept_language.as_deref());
+                let (browser, os) = client_info::browser_and_os(meta.user_agent.as_deref());
+                let form = crate::outbox::OfflineForm {
+                    widget: &w.name,
+                    name: name.as_deref(),
+                    email: email.as_deref(),
+                    phone: phone.as_deref(),
+                    language: language.as_deref(),
+                    browser: browser.as_deref(),
+                    os: os.as_deref(),
+                    page: page.as_ref(),
+                    site: meta.origin.as_deref(),
+                    message: &message,
+                };
                 let mail = crate::outbox::Mail {
                     id: id("m", e, 0),
                     to,
                     reply_to: email.clone(),
-                    subject: format!(
-                        "Offline message from {} ({})",
-                        who.unwrap_or_default(),
-                        w.name
-                    ),
-                    text,
+                    subject: form.subject(),
+                    text: form.text(),
                     created_at: ctx.now,
                     attempts: 0,
                     next_at: Some(ctx.now),

@@ -29,6 +29,9 @@ pub enum ApiError {
     AlreadyAccepted,
     #[error("{0}")]
     Capacity(String),
+    /// Taking a new client needs presence `online`; `away` only finishes the sessions held.
+    #[error("{0}")]
+    NotOnline(String),
     #[error("a tenant with this slug already exists")]
     TenantExists,
     #[error("{0}")]
@@ -62,6 +65,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::AlreadyAccepted
             | ApiError::Capacity(_)
+            | ApiError::NotOnline(_)
             | ApiError::TenantExists
             | ApiError::Conflict(_)
             | ApiError::NotWaiting(_) => 409,
@@ -86,6 +90,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::AlreadyAccepted => "already_accepted",
             ApiError::Capacity(_) => "capacity",
+            ApiError::NotOnline(_) => "not_online",
             ApiError::TenantExists => "tenant_exists",
             ApiError::Conflict(_) => "conflict",
             ApiError::NotWaiting(_) => "not_waiting",

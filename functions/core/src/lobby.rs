@@ -117,8 +117,10 @@ pub struct Details {
 pub enum ClientState {
     Waiting {
         target: Target,
+        /// Since when the client waits: its entry, kept through redirects.
         since: Millis,
-        /// Arrival order in its queue; positions are ranks of this.
+        /// Breaks ties between equal `since`s: the order in which clients joined queues.
+        /// A queue is ordered by `(since, order)`; positions are ranks of it.
         order: u64,
     },
     Active {
@@ -231,6 +233,11 @@ pub enum Event {
         from: Redirected,
         to: Target,
         order: u64,
+        /// Since when the client waits (its entry): it keeps its turn in the new queue.
+        /// Absent from events journaled before the rule, which restarted the wait at the
+        /// redirect; they replay as they happened.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        waiting_since: Option<Millis>,
         by: String,
         note: Option<String>,
         /// What the new queue shows of the client: its entry, details and position there.
@@ -607,8 +614,8 @@ pub struct Lobby {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Index {
-    /// Each queue's waiting clients by arrival order.
-    queues: BTreeMap<Target, BTreeMap<u64, String>>,
+    /// Each queue's waiting clients by how long they wait: `(since, order)`.
+    queues: BTreeMap<Target, BTreeMap<(Millis, u64), String>>,
     /// Each operator's active clients.
     active: BTreeMap<String, BTreeSet<String>>,
     email: BTreeMap<String, String>,
@@ -625,12 +632,16 @@ impl Lobby {
         let mut index = Index::default();
         for c in self.clients.values() {
             match &c.state {
-                ClientState::Waiting { target, order, .. } => {
+                ClientState::Waiting {
+                    target,
+                    since,
+                    order,
+                } => {
                     index
                         .queues
                         .entry(target.clone())
                         .or_default()
-                        .insert(*order, c.id.clone());
+                        .insert((*since, *order), c.id.clone());
                 }
                 ClientState::Active { operator, .. } => {
                     index
@@ -715,7 +726,7 @@ impl Lobby {
             .any(|o| o.presence == Presence::Online)
     }
 
-    /// The waiting clients of one queue, in arrival order (position = index + 1).
+    /// The waiting clients of one queue, longest waiting first (position = index + 1).
     pub fn queue(&self, target: &Target) -> impl Iterator<Item = &Client> {
         self.index
             .queues
@@ -757,11 +768,26 @@ impl Lobby {
 
     /// A waiting client's 1-based position in its queue.
     pub fn position(&self, client: &Client) -> Option<u32> {
-        let ClientState::Waiting { target, order, .. } = &client.state else {
+        let ClientState::Waiting {
+            target,
+            since,
+            order,
+        } = &client.state
+        else {
             return None;
         };
         let q = self.index.queues.get(target)?;
-        Some(q.range(..order).count() as u32 + 1)
+        Some(q.range(..(*since, *order)).count() as u32 + 1)
+    }
+
+    /// The position a client waiting since `since` gets on joining `target` now.
+    pub fn joining_position(&self, target: &Target, since: Millis) -> u32 {
+        let ahead = self
+            .index
+            .queues
+            .get(target)
+            .map_or(0, |q| q.range(..(since, self.next_order)).count() as u32);
+        ahead + 1
     }
 
     /// Every queue an operator sees, merged in order of waiting time.
@@ -1004,7 +1030,7 @@ impl Lobby {
                     details: details.clone(),
                     target: target.clone(),
                     order: self.next_order,
-                    position: self.queue_len(target) + 1,
+                    position: self.joining_position(target, at),
                 }])
             }
             Command::Accept { operator, client } => {
@@ -1018,6 +1044,17 @@ impl Lobby {
                     return Err(ApiError::Forbidden(
                         "this client waits for another group or operator".into(),
                     ));
+                }
+                // `away` means "finishing my current work": the sessions held go on (messages,
+                // close, redirect), but a new client goes only to someone online.
+                if op.presence != Presence::Online {
+                    return Err(ApiError::NotOnline(format!(
+                        "you are {}: set your status to online to accept a client",
+                        match op.presence {
+                            Presence::Away => "away",
+                            _ => "offline",
+                        }
+                    )));
                 }
                 capacity::check(&self.active_kinds(operator), op.chat_limit, c.entry)
                     .map_err(|r| ApiError::Capacity(r.message()))?;
@@ -1062,17 +1099,21 @@ impl Lobby {
                         Redirected::Operator(serving.clone())
                     }
                 };
+                // A redirect is not a new arrival: the client waits since it entered, whether
+                // it was waiting or being served, and takes its turn by that in the new queue.
+                let since = c.entered_at;
                 Ok(vec![Event::ClientRedirected {
                     client: client.clone(),
                     session: c.session.clone(),
                     from,
                     to: to.clone(),
                     order: self.next_order,
+                    waiting_since: Some(since),
                     by: operator.clone(),
                     note: note.clone(),
                     entry: c.entry,
                     details: c.details.clone(),
-                    position: self.queue_len(to) + 1,
+                    position: self.joining_position(to, since),
                 }])
             }
             Command::Leave { client } => {
@@ -1329,7 +1370,7 @@ impl Lobby {
                         entered_at: at,
                     },
                 );
-                self.enqueue(target, *order, client);
+                self.enqueue(target, at, *order, client);
             }
             Event::ClientAccepted {
                 client,
@@ -1362,20 +1403,22 @@ impl Lobby {
                 session,
                 to,
                 order,
+                waiting_since,
                 by,
                 note,
                 ..
             } => {
                 self.unqueue(client);
                 self.unassign(client);
+                let since = waiting_since.unwrap_or(at);
                 if let Some(c) = self.clients.get_mut(client) {
                     c.state = ClientState::Waiting {
                         target: to.clone(),
-                        since: at,
+                        since,
                         order: *order,
                     };
                 }
-                self.enqueue(to, *order, client);
+                self.enqueue(to, since, *order, client);
                 // The note for whoever takes the client next is one of the session's notes, so
                 // the preview and the Client tab show it.
                 if let (Some(text), Some(s)) = (note, self.sessions.get_mut(session)) {
@@ -1464,23 +1507,28 @@ impl Lobby {
 
     // ------------------------------------------------------------------ helpers
 
-    fn enqueue(&mut self, target: &Target, order: u64, client: &str) {
+    fn enqueue(&mut self, target: &Target, since: Millis, order: u64, client: &str) {
         self.next_order = self.next_order.max(order + 1);
         self.index
             .queues
             .entry(target.clone())
             .or_default()
-            .insert(order, client.to_string());
+            .insert((since, order), client.to_string());
     }
 
     fn unqueue(&mut self, client: &str) {
         if let Some(Client {
-            state: ClientState::Waiting { target, order, .. },
+            state:
+                ClientState::Waiting {
+                    target,
+                    since,
+                    order,
+                },
             ..
         }) = self.clients.get(client)
         {
             if let Some(q) = self.index.queues.get_mut(target) {
-                q.remove(order);
+                q.remove(&(*since, *order));
                 if q.is_empty() {
                     self.index.queues.remove(target);
                 }

@@ -48,6 +48,12 @@ fn op(
     o
 }
 
+/// An operation with a description: the rules behind its answers, in words.
+fn described(mut o: Value, description: &str) -> Value {
+    o["description"] = Value::String(description.into());
+    o
+}
+
 fn path_param(name: &str) -> Value {
     json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
 }
@@ -145,7 +151,8 @@ fn paths_and_schemas() -> Value {
         json!({"id": s("string"), "entry": entry_kind, "channel": s("string"),
                "language": nullable("string"), "browser": nullable("string"), "os": nullable("string"),
                "widget": nullable("string"), "name": nullable("string"), "phone": nullable("string"),
-               "group": nullable("string"), "waiting_since": s("string"), "position": s("integer"),
+               "group": nullable("string"), "position": s("integer"),
+               "waiting_since": {"type": "string", "description": "when the client entered (RFC 3339); a redirect keeps it, and a queue is ordered by it"},
                "session": s("string")}),
         &[
             "id",
@@ -226,7 +233,12 @@ fn paths_and_schemas() -> Value {
                 "get": op("list groups", Some("operator"), None, (200, obj(json!({"groups": {"type":"array","items": s("object")}}), &["groups"])), &[401, 403]),
                 "post": op("create a group (admin)", Some("operator"), Some(obj(json!({"name": s("string")}), &["name"])), (201, created.clone()), &[400, 401, 403, 413, 422])},
             "/api/v1/operators": {
-                "get": op("list operators with status and load", Some("operator"), None, (200, obj(json!({"operators": {"type":"array","items": s("object")}}), &["operators"])), &[401, 403]),
+                "get": op("list operators with status and load; an operator sees its colleagues' names, groups and presence but only its own e-mail, an admin sees every e-mail", Some("operator"), None,
+                    (200, obj(json!({"operators": {"type":"array","items": obj(json!({"id": s("string"), "name": s("string"),
+                        "email": {"type": "string", "description": "present for an admin, and in the operator's own entry"},
+                        "role": {"type":"string","enum":["operator","admin"]}, "groups": {"type":"array","items": s("string")},
+                        "limits": obj(json!({"chat": s("integer")}), &["chat"]), "status": presence.clone(), "load": s("integer")}),
+                        &["id","name","role","groups","limits","status","load"])}}), &["operators"])), &[401, 403]),
                 "post": op("create an operator (admin)", Some("operator"),
                     Some(obj(json!({"email": s("string"), "password": s("string"), "name": s("string"),
                         "role": {"type":"string","enum":["operator","admin"]}, "groups": {"type":"array","items": s("string")},
@@ -256,10 +268,12 @@ fn paths_and_schemas() -> Value {
                 Some(obj(json!({"name": nullable("string"), "groups": {"type":["array","null"],"items": s("string")},
                     "limits": {"type": ["object", "null"], "properties": {"chat": {"type":"integer","minimum":1}}, "required": ["chat"]}}), &[])),
                 (200, s("object")), &[400, 401, 403, 404, 409, 413, 422])},
-            "/api/v1/queue/{id}/accept": {"parameters": [path_param("id")], "post": op("accept a waiting client", Some("operator"), None,
-                (200, obj(json!({"session": s("string")}), &["session"])), &[401, 403, 404, 409])},
-            "/api/v1/queue/{id}/redirect": {"parameters": [path_param("id")], "post": op("redirect a client to a group or an operator", Some("operator"),
-                Some(obj(json!({"group": s("string"), "operator": s("string"), "note": s("string")}), &[])), (200, status_ok.clone()), &[400, 401, 403, 404, 409, 413, 422])},
+            "/api/v1/queue/{id}/accept": {"parameters": [path_param("id")], "post": described(op("accept a waiting client", Some("operator"), None,
+                (200, obj(json!({"session": s("string")}), &["session"])), &[401, 403, 404, 409]),
+                "Only an operator whose presence is `online` takes a new client; `away` means finishing the current work: the sessions it holds go on (messages, close, redirect), but it accepts nobody. 409 codes: `not_online` (presence `away` or `offline`), `already_accepted` (another operator was first), `capacity` (over the chat limit, or a video/phone call, which is served alone). A refusal changes nothing.")},
+            "/api/v1/queue/{id}/redirect": {"parameters": [path_param("id")], "post": described(op("redirect a client to a group or an operator", Some("operator"),
+                Some(obj(json!({"group": s("string"), "operator": s("string"), "note": s("string")}), &[])), (200, status_ok.clone()), &[400, 401, 403, 404, 409, 413, 422]),
+                "A waiting client, or the client of the caller's session. It is not a new arrival: it keeps its `waiting_since` (its entry) and takes its place in the new queue by it, ahead of clients who came later; its stream gets `redirected` with that position, and those behind it their new `position`.")},
             "/api/v1/sessions": {"get": op("this operator's active sessions", Some("operator"), None, (200, obj(json!({"sessions": s("array")}), &["sessions"])), &[401])},
             "/api/v1/sessions/{id}/messages": {"parameters": [path_param("id")],
                 "get": {"summary": "a session's messages", "parameters": [after_param()], "security": [{"operator": []}],
@@ -274,6 +288,12 @@ fn paths_and_schemas() -> Value {
                     "language": s("string"), "page": {"$ref": "#/components/schemas/Page"}, "params": s("object"), "code": s("string")}), &["entry"])),
                 (201, obj(json!({"client": s("string"), "token": s("string"), "status": s("string"), "position": s("integer"), "session": s("string")}), &["status"])),
                 &[400, 403, 404, 413, 422])},
+            "/api/v1/widgets/{key}/offline": {"parameters": [path_param("key")], "post": described(op("leave a message through the offline form", None,
+                Some(obj(json!({"form": obj(json!({"name": s("string"), "phone": s("string"), "email": s("string")}), &[]),
+                    "message": s("string"), "page": {"$ref": "#/components/schemas/Page"},
+                    "language": {"type": "string", "description": "the language the widget speaks with the client; else the first of `Accept-Language`"}}), &["message"])),
+                (202, obj(json!({"status": s("string")}), &["status"])), &[400, 403, 404, 409, 413, 422]),
+                "Stored, then e-mailed to the widget's `offline_email` (409 `conflict` when it has none), with a reply address when the client gave an e-mail; an e-mail or a phone is needed (422). The mail shows what the waiting queue would have: name, e-mail, phone, language, browser and OS (from `User-Agent`), the page (`url`, `title`), the site (`Origin`) and the widget's name, then the message.")},
             "/api/v1/client/messages": {
                 "get": {"summary": "the client's conversation", "parameters": [after_param()], "security": [{"client": []}],
                         "responses": {"200": answer("messages", messages), "401": answer("no token", error_ref())}},
@@ -378,6 +398,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_accept_route_says_that_it_needs_presence_online() {
+        let doc = document();
+        let accept = &doc["paths"]["/api/v1/queue/{id}/accept"]["post"];
+        let text = accept["description"].as_str().unwrap();
+        for code in ["not_online", "already_accepted", "capacity", "`away`"] {
+            assert!(text.contains(code), "{code} is not explained: {text}");
+        }
+        assert!(accept["responses"].get("409").is_some());
+    }
+
+    #[test]
+    fn the_offline_route_takes_the_page_and_says_what_the_mail_shows() {
+        let doc = document();
+        let offline = &doc["paths"]["/api/v1/widgets/{key}/offline"]["post"];
+        let props = &offline["requestBody"]["content"]["application/json"]["schema"]["properties"];
+        assert_eq!(props["page"]["$ref"], "#/components/schemas/Page");
+        for field in ["form", "message", "language"] {
+            assert!(props.get(field).is_some(), "{field}");
+        }
+        let text = offline["description"].as_str().unwrap();
+        for shown in ["language", "browser and OS", "page", "widget's name"] {
+            assert!(text.contains(shown), "{shown}: {text}");
+        }
+        assert!(offline["responses"].get("202").is_some());
     }
 
     #[test]

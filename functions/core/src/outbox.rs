@@ -31,6 +31,72 @@ pub struct Mail {
     pub last_error: Option<String>,
 }
 
+/// The offline form's e-mail to the widget's team: what the waiting queue would have shown of
+/// the client (contact, language, browser and OS, the page, the widget), then its message.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OfflineForm<'a> {
+    pub widget: &'a str,
+    pub name: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub browser: Option<&'a str>,
+    pub os: Option<&'a str>,
+    pub page: Option<&'a lobby_wire::Page>,
+    /// The `Origin` of the page, as the browser sent it.
+    pub site: Option<&'a str>,
+    pub message: &'a str,
+}
+
+impl OfflineForm<'_> {
+    pub fn subject(&self) -> String {
+        let who = self.name.or(self.email).or(self.phone).unwrap_or_default();
+        format!(
+            "Offline message from {} ({})",
+            one_line(who),
+            one_line(self.widget)
+        )
+    }
+
+    /// The plain text: one `Label: value` line per known detail, then the message as written.
+    /// A value is kept on its line, so that nothing the client or its page sends (a name, a
+    /// page title) can pass for another detail.
+    pub fn text(&self) -> String {
+        let mut text = format!(
+            "A message left through the offline form of {}.\n\n",
+            one_line(self.widget)
+        );
+        let details = [
+            ("Name", self.name),
+            ("E-mail", self.email),
+            ("Phone", self.phone),
+            ("Language", self.language),
+            ("Browser", self.browser),
+            ("OS", self.os),
+            ("Page", self.page.map(|p| p.url.as_str())),
+            ("Page title", self.page.and_then(|p| p.title.as_deref())),
+            ("Site", self.site),
+            ("Widget", Some(self.widget)),
+        ];
+        for (label, value) in details {
+            if let Some(v) = value.map(one_line).filter(|v| !v.is_empty()) {
+                text += &format!("{label}: {v}\n");
+            }
+        }
+        text += &format!("\n{}\n", self.message);
+        text
+    }
+}
+
+/// A value for one line: control characters (line breaks, tabs) become spaces.
+fn one_line(s: &str) -> String {
+    let v: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    v.trim().to_string()
+}
+
 /// When the attempt after `attempts` failures is due, or `None` to give up.
 pub fn next_attempt(attempts: u32, now: Millis) -> Option<Millis> {
     BACKOFF_MS

@@ -105,10 +105,11 @@ impl Lobby {
         }
     }
 
+    /// An operator as an admin, or the operator itself, sees it.
     pub fn operator_info(&self, o: &Operator) -> OperatorInfo {
         OperatorInfo {
             id: o.id.clone(),
-            email: o.email.clone(),
+            email: Some(o.email.clone()),
             name: o.name.clone(),
             role: o.role,
             groups: o.groups.clone(),
@@ -116,6 +117,17 @@ impl Lobby {
             status: o.presence,
             load: self.load(&o.id),
         }
+    }
+
+    /// An operator as `viewer` sees it in the operators list. Choosing whom to redirect to needs
+    /// a colleague's name, groups, presence and load, not the e-mail address it signs in with:
+    /// only admins (who manage the accounts) and the operator itself see that.
+    pub fn operator_info_for(&self, viewer: &Operator, o: &Operator) -> OperatorInfo {
+        let mut info = self.operator_info(o);
+        if viewer.role != lobby_wire::Role::Admin && viewer.id != o.id {
+            info.email = None;
+        }
+        info
     }
 
     /// May this operator look at this client (preview, messages)? Those who may serve it,
@@ -286,10 +298,17 @@ impl Lobby {
                 entry,
                 details,
                 position,
+                waiting_since,
                 ..
-            } if sees(to) => Some(waiting(
-                self.row(client, session, *entry, details, to, at, *position),
-            )),
+            } if sees(to) => Some(waiting(self.row(
+                client,
+                session,
+                *entry,
+                details,
+                to,
+                waiting_since.unwrap_or(at),
+                *position,
+            ))),
             Event::ClientRedirected {
                 client,
                 session,
@@ -463,14 +482,15 @@ impl Lobby {
     }
 
     /// Clients whose queue position an event may have changed: everyone waiting behind the
-    /// place a client left, in the queues the event touched.
+    /// place a client left, in the queues the event touched, and behind the place a redirected
+    /// client took (it keeps its turn, so it may go in ahead of others).
     pub fn moved_by(&self, event: &Event) -> Vec<(String, u32)> {
         let targets: Vec<&Target> = match event {
             Event::ClientAccepted { from, .. } | Event::ClientLeft { from, .. } => vec![from],
-            Event::ClientRedirected {
-                from: Redirected::Queue(t),
-                ..
-            } => vec![t],
+            Event::ClientRedirected { from, to, .. } => match from {
+                Redirected::Queue(t) => vec![t, to],
+                Redirected::Operator(_) => vec![to],
+            },
             Event::SessionClosed {
                 waiting_in: Some(t),
                 ..

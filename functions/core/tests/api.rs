@@ -224,6 +224,21 @@ impl World {
         }
     }
 
+    /// Another operator of group `group`, signing in as `<name>@acme.test`.
+    fn operator(&mut self, name: &str, group: &str) -> Actor {
+        let admin = self.admin.clone();
+        let r = self.ok(
+            Route::CreateOperator,
+            &admin,
+            json!({"email": format!("{}@acme.test", name.to_lowercase()), "password": OP_PASSWORD,
+                   "name": name, "role": "operator", "groups": [group]}),
+        );
+        Actor::Operator {
+            id: created_id(&r),
+            admin: false,
+        }
+    }
+
     fn online(&mut self, actor: &Actor) {
         let r = self.ok(Route::SetStatus, actor, json!({"status": "online"}));
         assert_eq!(r.body, json!({"status": "online"}));
@@ -450,6 +465,50 @@ fn an_admin_creates_groups_operators_and_widgets() {
     assert_eq!(ann.limits.chat, 2);
     assert_eq!(ann.groups, [w.sales.clone()]);
     w.check_replay();
+}
+
+#[test]
+fn operators_see_colleagues_without_their_e_mail_addresses_and_admins_see_all() {
+    let mut w = World::new();
+    let admin = w.admin.clone();
+    let ann = w.ann.clone();
+    let support = w.support.clone();
+    w.operator("Bob", &support);
+    w.online(&ann);
+
+    // What Ann's redirect dialog gets: every colleague's name, groups, presence and load,
+    // her own address, and nobody else's.
+    let r = w.ok(Route::ListOperators, &ann, Value::Null);
+    let raw = r.body.to_string();
+    for other in ["admin@acme.test", "bob@acme.test"] {
+        assert!(!raw.contains(other), "an operator sees {other}: {raw}");
+    }
+    let ops: Vec<wire::OperatorInfo> = serde_json::from_value(r.body["operators"].clone()).unwrap();
+    let by_name = |name: &str| ops.iter().find(|o| o.name == name).unwrap().clone();
+    let bob = by_name("Bob");
+    assert_eq!(bob.email, None);
+    assert_eq!(bob.groups, [w.support.clone()]);
+    assert_eq!(bob.status, wire::Presence::Offline);
+    assert_eq!(by_name("Adam").email, None);
+    let me = by_name("Ann");
+    assert_eq!(me.email.as_deref(), Some("ann@acme.test"));
+    assert_eq!(me.status, wire::Presence::Online);
+    assert!(r.body["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["name"] != "Ann")
+        .all(|o| o.get("email").is_none()));
+
+    // The admin manages the accounts: it sees every address.
+    let r = w.ok(Route::ListOperators, &admin, Value::Null);
+    let ops: Vec<wire::OperatorInfo> = serde_json::from_value(r.body["operators"].clone()).unwrap();
+    let mut emails: Vec<_> = ops.iter().map(|o| o.email.clone().unwrap()).collect();
+    emails.sort();
+    assert_eq!(
+        emails,
+        ["admin@acme.test", "ann@acme.test", "bob@acme.test"]
+    );
 }
 
 #[test]
@@ -1111,22 +1170,49 @@ fn unknown_or_invisible_ids_are_404_and_change_nothing() {
 }
 
 #[test]
+fn an_operator_who_is_not_online_cannot_accept_through_the_api() {
+    let mut w = World::new();
+    let ann = w.ann.clone();
+    let sales = w.sales.clone();
+    let bob = w.operator("Bob", &sales);
+    // Bob keeps the widget open; Ann never went online.
+    w.online(&bob);
+    let c = w.enter(json!({"entry": "webchat"}));
+    let accept = Route::Accept {
+        client: c.client.clone(),
+    };
+    let m = browser();
+    assert_eq!(
+        w.refused(accept.clone(), &ann, b"", &m),
+        (409, "not_online".into())
+    );
+    let body = w.ctx_call(&accept, &ann, b"", &m).unwrap_err().body();
+    assert!(body.error.message.contains("online"), "{body:?}");
+    w.ok(Route::SetStatus, &ann, json!({"status": "away"}));
+    assert_eq!(
+        w.refused(accept.clone(), &ann, b"", &m),
+        (409, "not_online".into())
+    );
+    // The client still waits, first in the queue, for whoever is online.
+    let q: wire::QueueList =
+        serde_json::from_value(w.ok(Route::Queue, &ann, Value::Null).body).unwrap();
+    assert_eq!(q.clients.len(), 1);
+    assert_eq!(q.clients[0].position, 1);
+    w.online(&ann);
+    let r = w.ok(accept, &ann, Value::Null);
+    assert_eq!(r.body["session"], c.session.as_str());
+    w.check_replay();
+}
+
+#[test]
 fn accepts_over_the_api_race_and_respect_capacity() {
     let mut w = World::new();
     let ann = w.ann.clone();
-    let admin = w.admin.clone();
     // A second Sales operator.
-    let r = w.ok(
-        Route::CreateOperator,
-        &admin,
-        json!({"email": "bob@acme.test", "password": "bob's password", "name": "Bob",
-               "role": "operator", "groups": [w.sales]}),
-    );
-    let bob = Actor::Operator {
-        id: created_id(&r),
-        admin: false,
-    };
+    let sales = w.sales.clone();
+    let bob = w.operator("Bob", &sales);
     w.online(&ann);
+    w.online(&bob);
     let c: Vec<wire::EntryAccepted> = (0..3)
         .map(|_| w.enter(json!({"entry": "webchat"})))
         .collect();
@@ -1195,6 +1281,7 @@ fn an_active_client_is_handed_over_and_the_session_goes_on() {
         admin: false,
     };
     w.online(&ann);
+    w.online(&cid);
     let e = w.enter(json!({"entry": "webchat"}));
     let client = World::client_actor(&e);
     w.ok(

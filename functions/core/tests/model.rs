@@ -10,8 +10,11 @@
 //! - every command succeeds exactly when the model says so, with the events the model expects,
 //!   and a refused command changes nothing;
 //! - a client is in exactly one place: one queue, or active with exactly one operator;
-//! - no operator is ever over a limit (`capacity::within_limits`);
-//! - positions in each queue are 1..n in arrival order;
+//! - no operator is ever over a limit (`capacity::within_limits`), and only an online one
+//!   takes a new client;
+//! - each queue is ordered by how long its clients wait: since their entry (a redirect keeps
+//!   it), ties in the order they joined the queue; positions are 1..n in that order, and the
+//!   position an entry or a redirect announces is the one the client has;
 //! - nothing disappears without an accepted Leave or Close;
 //! - message numbers per session are 1..k with no gap;
 //! - the events returned so far, replayed on a fresh Lobby, give the same state, and so does a
@@ -120,7 +123,8 @@ fn fresh_lobby() -> (Lobby, Vec<(Event, Millis)>) {
         groups: s.groups.iter().map(|g| g.to_string()).collect(),
         chat_limit: s.limit,
         password_hash: "unused".into(),
-        presence: Presence::Offline,
+        // The shift has begun; presence steps send some away or offline.
+        presence: Presence::Online,
     };
     cmds.push(Command::CreateTenant {
         tenant: Tenant {
@@ -269,7 +273,10 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (any::<usize>(), who(), prop::bool::weighted(0.1))
             .prop_map(|(session, who, empty)| Step::Post { session, who, empty }),
         2 => (any::<usize>(), who()).prop_map(|(session, who)| Step::Close { session, who }),
-        2 => (0..7usize, 0..3usize).prop_map(|(op, presence)| Step::Presence { op, presence }),
+        // Mostly back online: an operator who is away or offline takes no client, and the
+        // capacity rules need operators who do.
+        2 => (0..7usize, prop_oneof![3 => Just(0usize), 1 => Just(1), 1 => Just(2)])
+            .prop_map(|(op, presence)| Step::Presence { op, presence }),
         1 => any::<usize>().prop_map(|client| Step::Visit { client }),
     ]
 }
@@ -278,7 +285,7 @@ fn step() -> impl Strategy<Value = Step> {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Place {
-    /// Waiting in a queue; the number is the model's own arrival counter.
+    /// Waiting in a queue; the number is the model's own counter of joining a queue.
     Waiting(Target, u64),
     Active(String),
 }
@@ -288,6 +295,8 @@ struct MClient {
     session: String,
     kind: EntryKind,
     place: Place,
+    /// When it entered: it waits since then, through every redirect.
+    entered: Millis,
 }
 
 #[derive(Debug, Clone)]
@@ -314,6 +323,8 @@ struct Model {
     client_ids: Vec<String>,
     session_ids: Vec<String>,
     next_id: u64,
+    /// Operators whose presence is not `online` (everyone starts online).
+    not_online: BTreeSet<String>,
 }
 
 fn target_exists(t: &Target) -> bool {
@@ -489,6 +500,8 @@ impl Model {
                         Place::Waiting(t, _) => {
                             if !serves(op, t) {
                                 why.insert("forbidden");
+                            } else if self.not_online.contains(op.id) {
+                                why.insert("not_online");
                             } else if !may_take(&self.active_kinds(op.id), op.limit, c.kind) {
                                 why.insert("capacity");
                             }
@@ -591,8 +604,8 @@ impl Model {
         }
     }
 
-    /// Applies a command the Lobby accepted.
-    fn apply(&mut self, cmd: &Command) {
+    /// Applies a command the Lobby accepted at `now`.
+    fn apply(&mut self, cmd: &Command, now: Millis) {
         match cmd {
             Command::Enter {
                 client,
@@ -608,6 +621,7 @@ impl Model {
                         session: session.clone(),
                         kind: *entry,
                         place: Place::Waiting(target.clone(), self.arrivals),
+                        entered: now,
                     },
                 );
                 self.sessions.insert(
@@ -644,7 +658,14 @@ impl Model {
             Command::PostMessage { session, .. } => {
                 self.sessions.get_mut(session).unwrap().messages += 1;
             }
-            Command::SetPresence { .. } | Command::VisitPage { .. } => {}
+            Command::SetPresence { operator, presence } => {
+                if *presence == Presence::Online {
+                    self.not_online.remove(operator);
+                } else {
+                    self.not_online.insert(operator.clone());
+                }
+            }
+            Command::VisitPage { .. } => {}
             other => panic!("the model does not generate {other:?}"),
         }
     }
@@ -811,7 +832,7 @@ impl Run {
                     }
                     self.journal.push((e, self.now));
                 }
-                self.model.apply(cmd);
+                self.model.apply(cmd, self.now);
                 Ok(())
             }
             (Expect::Refused(why), Err(e)) => {
@@ -838,6 +859,18 @@ impl Run {
     fn check_events(&self, cmd: &Command, events: &[Event]) {
         match (cmd, events) {
             (
+                Command::Enter { client, .. },
+                [Event::ClientEntered {
+                    client: c,
+                    position,
+                    ..
+                }],
+            ) => {
+                assert_eq!(c, client);
+                let now = self.lobby.position(&self.lobby.clients[client]);
+                assert_eq!(Some(*position), now, "the position an entry announces");
+            }
+            (
                 Command::Accept { operator, client },
                 [Event::ClientAccepted {
                     client: c,
@@ -863,10 +896,15 @@ impl Run {
                     from,
                     to: t,
                     by,
+                    waiting_since,
+                    position,
                     ..
                 }],
             ) => {
                 assert_eq!((c, t, by), (client, to, operator));
+                assert_eq!(*waiting_since, Some(self.model.clients[client].entered));
+                let now = self.lobby.position(&self.lobby.clients[client]);
+                assert_eq!(Some(*position), now, "the position a redirect announces");
                 match (&self.model.clients[client].place, from) {
                     (Place::Waiting(q, _), Redirected::Queue(f)) => assert_eq!(q, f),
                     (Place::Active(o), Redirected::Operator(f)) => assert_eq!(o, f),
@@ -967,28 +1005,34 @@ impl Run {
         let mut places: BTreeMap<&str, usize> = BTreeMap::new();
         for t in all_targets() {
             let queue: Vec<&Client> = l.queue(&t).collect();
-            let mut last_order = None;
+            let mut last = None;
             for (i, c) in queue.iter().enumerate() {
                 *places.entry(&c.id).or_default() += 1;
-                let ClientState::Waiting { target, order, .. } = &c.state else {
+                let ClientState::Waiting {
+                    target,
+                    since,
+                    order,
+                } = &c.state
+                else {
                     panic!("active client {} is in queue {t:?}", c.id);
                 };
                 assert_eq!(*target, t, "client {} is filed under another queue", c.id);
-                assert!(last_order < Some(*order), "queue {t:?} is out of order");
-                last_order = Some(*order);
+                assert_eq!(*since, m.clients[&c.id].entered, "{} waits since", c.id);
+                assert!(last < Some((*since, *order)), "queue {t:?} is out of order");
+                last = Some((*since, *order));
                 assert_eq!(l.position(c), Some(i as u32 + 1), "position in {t:?}");
             }
-            // Arrival order, as the model counts it.
-            let mut expected: Vec<(u64, &String)> = m
+            // Longest waiting first (since entry), then in the order they joined this queue.
+            let mut expected: Vec<(Millis, u64, &String)> = m
                 .clients
                 .iter()
                 .filter_map(|(id, c)| match &c.place {
-                    Place::Waiting(q, n) if *q == t => Some((*n, id)),
+                    Place::Waiting(q, n) if *q == t => Some((c.entered, *n, id)),
                     _ => None,
                 })
                 .collect();
             expected.sort();
-            let expected: Vec<&String> = expected.into_iter().map(|(_, id)| id).collect();
+            let expected: Vec<&String> = expected.into_iter().map(|(_, _, id)| id).collect();
             let got: Vec<&String> = queue.iter().map(|c| &c.id).collect();
             assert_eq!(got, expected, "queue {t:?} differs from the model's");
         }
@@ -1199,6 +1243,7 @@ fn the_lobby_keeps_its_invariants() {
         "accept:already_accepted".into(),
         "accept:forbidden".into(),
         "accept:not_found".into(),
+        "accept:not_online".into(),
         capacity(capacity::Refusal::InCall),
         capacity(capacity::Refusal::CallNeedsFreeOperator),
         capacity(capacity::Refusal::ChatLimit { limit: 1 }),

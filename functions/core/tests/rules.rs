@@ -71,10 +71,23 @@ impl World {
         w
     }
 
+    /// The desk of [`World::offline`] at work: `ann`, `bob`, `cid` and `dan` online (accepting
+    /// a client needs it).
+    fn new() -> Self {
+        let mut w = Self::offline();
+        for op in ["ann", "bob", "cid", "dan"] {
+            w.ok(Command::SetPresence {
+                operator: op.into(),
+                presence: Presence::Online,
+            });
+        }
+        w
+    }
+
     /// Groups `sales` and `support`; operators `ann` (sales, 2 chats), `bob` (sales and
     /// support, 3 chats), `cid` (support, 1 chat), `dan` (no group, 3 chats) and the admin
-    /// `adm` (no group).
-    fn new() -> Self {
+    /// `adm` (no group), all offline.
+    fn offline() -> Self {
         let mut w = Self::empty();
         w.ok(Command::CreateGroup(group("sales")));
         w.ok(Command::CreateGroup(group("support")));
@@ -420,7 +433,7 @@ fn widgets_need_a_known_group_and_unique_ids_and_keys() {
 
 #[test]
 fn presence_changes_and_says_whether_anyone_is_online() {
-    let mut w = World::new();
+    let mut w = World::offline();
     assert!(!w.lobby.anyone_online(&g("sales")));
     let events = w.ok(Command::SetPresence {
         operator: "ann".into(),
@@ -589,10 +602,10 @@ fn positions_are_renumbered_after_accept_leave_and_redirect() {
         w.queue(&g("sales")),
         pairs(&[("c2", 1), ("c4", 2), ("c5", 3)])
     );
-    // Redirecting the second to support: it goes to the end there.
+    // Redirecting the second to support: it keeps its turn there, ahead of x1, who came later.
     w.redirect("bob", "c4", g("support")).unwrap();
     assert_eq!(w.queue(&g("sales")), pairs(&[("c2", 1), ("c5", 2)]));
-    assert_eq!(w.queue(&g("support")), pairs(&[("x1", 1), ("c4", 2)]));
+    assert_eq!(w.queue(&g("support")), pairs(&[("c4", 1), ("x1", 2)]));
     // A client closing its session while waiting leaves the queue too.
     w.close("c2", Closer::Client).unwrap();
     assert_eq!(w.queue(&g("sales")), pairs(&[("c5", 1)]));
@@ -645,6 +658,62 @@ fn an_operator_who_may_not_serve_the_queue_is_forbidden() {
         Err(ApiError::NotFound(_))
     ));
     w.accept("cid", "c1").unwrap();
+    w.check_replay();
+}
+
+#[test]
+fn only_an_online_operator_takes_a_new_client_and_away_finishes_its_sessions() {
+    let mut w = World::new();
+    let presence = |w: &mut World, p: Presence| {
+        w.ok(Command::SetPresence {
+            operator: "ann".into(),
+            presence: p,
+        })
+    };
+    w.enter("c1", EntryKind::Webchat, g("sales"));
+    w.enter("c2", EntryKind::Webchat, g("sales"));
+    w.enter("c3", EntryKind::Webchat, g("sales"));
+    w.enter("c4", EntryKind::Webchat, g("sales"));
+    w.accept("ann", "c1").unwrap();
+    w.accept("ann", "c4").unwrap();
+
+    // Away: no new client, whatever the queue holds; the ones she serves go on.
+    presence(&mut w, Presence::Away);
+    let e = w.accept("ann", "c2").unwrap_err();
+    assert!(
+        matches!(&e, ApiError::NotOnline(m) if m.contains("away")),
+        "{e:?}"
+    );
+    assert_eq!((e.status(), e.code()), (409, "not_online"));
+    assert_eq!(w.queue(&g("sales")), pairs(&[("c2", 1), ("c3", 2)]));
+    assert_eq!(w.active("ann"), ["c1", "c4"]);
+    assert_eq!(
+        w.post("c1", Author::Operator("ann".into()), "one moment")
+            .unwrap(),
+        1
+    );
+    w.close("c4", Closer::Operator("ann".into())).unwrap();
+    w.redirect("ann", "c1", g("support")).unwrap();
+    assert_eq!(w.lobby.load("ann"), 0);
+    w.accept("bob", "c1").unwrap();
+    w.accept("bob", "c2").unwrap();
+    w.redirect("bob", "c2", o("ann")).unwrap();
+    // Not even a client handed to her by name.
+    assert!(matches!(w.accept("ann", "c2"), Err(ApiError::NotOnline(_))));
+
+    // Offline: the same refusal, saying so.
+    presence(&mut w, Presence::Offline);
+    let e = w.accept("ann", "c3").unwrap_err();
+    assert!(
+        matches!(&e, ApiError::NotOnline(m) if m.contains("offline")),
+        "{e:?}"
+    );
+
+    // Back online, she takes clients again.
+    presence(&mut w, Presence::Online);
+    w.accept("ann", "c2").unwrap();
+    w.accept("ann", "c3").unwrap();
+    assert_eq!(w.active("ann"), ["c2", "c3"]);
     w.check_replay();
 }
 
@@ -804,6 +873,104 @@ fn a_client_redirected_to_an_operator_waits_for_that_operator_only() {
 }
 
 #[test]
+fn a_redirected_client_keeps_its_waiting_time_and_its_turn_in_the_new_queue() {
+    let mut w = World::new();
+    w.enter("early", EntryKind::Webchat, g("support"));
+    w.enter("sam", EntryKind::Webchat, g("sales"));
+    let sam_entered = w.now;
+    w.enter("late", EntryKind::Webchat, g("support"));
+    w.enter("later", EntryKind::Webchat, g("support"));
+
+    // Sam has waited longer than `late` and `later`: second in support, not last.
+    let events = w.redirect("ann", "sam", g("support")).unwrap();
+    let [Event::ClientRedirected {
+        position,
+        waiting_since,
+        ..
+    }] = events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!((*position, *waiting_since), (2, Some(sam_entered)));
+    assert!(matches!(w.state("sam"), ClientState::Waiting { since, .. } if *since == sam_entered));
+    assert_eq!(
+        w.queue(&g("support")),
+        pairs(&[("early", 1), ("sam", 2), ("late", 3), ("later", 4)])
+    );
+    // Those now behind it are told their new positions.
+    let mut moved = w.lobby.moved_by(&events[0]);
+    moved.sort();
+    assert_eq!(
+        moved,
+        pairs(&[("early", 1), ("late", 3), ("later", 4), ("sam", 2)])
+    );
+    // The row support's operators get shows the original waiting time and the real position.
+    let row = w
+        .lobby
+        .operator_event(&w.lobby.operators["cid"], 9, &events[0], w.now);
+    let Some(lobby_wire::OperatorEvent::ClientWaiting { client, .. }) = row else {
+        panic!("{row:?}")
+    };
+    assert_eq!(client.waiting_since, lobby_core::rfc3339(sam_entered));
+    assert_eq!(client.position, 2);
+    assert_eq!(
+        w.lobby.client_event("sam", &events[0], w.now),
+        Some(lobby_wire::ClientEvent::Redirected { position: 2 })
+    );
+    assert_eq!(
+        w.lobby.queue_item(&w.lobby.clients["sam"], 2).waiting_since,
+        lobby_core::rfc3339(sam_entered)
+    );
+
+    // Served, then handed on: still waiting since its entry, ahead of those who came later.
+    w.accept("cid", "sam").unwrap();
+    w.redirect("cid", "sam", g("sales")).unwrap();
+    w.enter("newcomer", EntryKind::Webchat, g("sales"));
+    w.enter("tom", EntryKind::Webchat, g("sales"));
+    w.accept("ann", "tom").unwrap();
+    w.redirect("ann", "tom", g("support")).unwrap();
+    assert_eq!(w.queue(&g("sales")), pairs(&[("sam", 1), ("newcomer", 2)]));
+    assert_eq!(
+        w.queue(&g("support")),
+        pairs(&[("early", 1), ("late", 2), ("later", 3), ("tom", 4)])
+    );
+    // Bob sees both queues, merged by waiting time.
+    assert_eq!(
+        ids(&w.queue_for("bob")),
+        ["early", "sam", "late", "later", "newcomer", "tom"]
+    );
+    w.check_replay();
+}
+
+#[test]
+fn a_redirect_journaled_before_the_waiting_time_was_kept_replays_as_it_happened() {
+    let mut w = World::new();
+    w.enter("c1", EntryKind::Webchat, g("sales"));
+    w.enter("c2", EntryKind::Webchat, g("support"));
+    let mut events = w.redirect("ann", "c1", g("support")).unwrap();
+    let redirected_at = w.now;
+    // Such an event has no `waiting_since`: the wait restarted at the redirect, last in line.
+    let mut json = serde_json::to_value(&events[0]).unwrap();
+    json.as_object_mut()
+        .unwrap()
+        .remove("waiting_since")
+        .unwrap();
+    events[0] = serde_json::from_value(json).unwrap();
+    let mut old = Lobby::new();
+    for (e, at) in &w.journal[..w.journal.len() - 1] {
+        old.apply(e, *at);
+    }
+    old.apply(&events[0], redirected_at);
+    old.reindex();
+    let queue: Vec<&str> = old.queue(&g("support")).map(|c| c.id.as_str()).collect();
+    assert_eq!(queue, ["c2", "c1"]);
+    assert!(matches!(
+        &old.clients["c1"].state,
+        ClientState::Waiting { since, .. } if *since == redirected_at
+    ));
+}
+
+#[test]
 fn who_may_redirect_a_waiting_client_and_where() {
     let mut w = World::new();
     w.enter("c1", EntryKind::Webchat, g("sales"));
@@ -859,10 +1026,10 @@ fn an_operator_redirects_its_active_client_and_the_session_goes_on() {
         [Event::ClientRedirected { from: Redirected::Operator(f), to, session, .. }]
             if f == "ann" && *to == g("support") && session == "s_c1"
     ));
-    // ann is free, the client waits behind c2 in support.
+    // ann is free; the client waits in support with its turn from its entry, ahead of c2.
     assert!(w.active("ann").is_empty());
     assert_eq!(w.lobby.load("ann"), 0);
-    assert_eq!(w.queue(&g("support")), pairs(&[("c2", 1), ("c1", 2)]));
+    assert_eq!(w.queue(&g("support")), pairs(&[("c1", 1), ("c2", 2)]));
     assert!(matches!(w.state("c1"), ClientState::Waiting { .. }));
     // ann may no longer write in it; the client may.
     assert!(matches!(

@@ -897,6 +897,163 @@ fn the_offline_form_is_stored_and_owed_to_the_widgets_address() {
     w.check_replay();
 }
 
+/// The text of a MIME message's single body part, decoded as its Content-Transfer-Encoding says.
+fn mime_text(raw: &str) -> String {
+    let (headers, body) = raw.split_once("\r\n\r\n").expect("headers, then a body");
+    let encoding = headers
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-transfer-encoding:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    match encoding.as_str() {
+        "base64" => {
+            use base64::Engine;
+            let compact: String = body.split_whitespace().collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .unwrap();
+            String::from_utf8(bytes).unwrap()
+        }
+        "quoted-printable" => {
+            let joined = body.replace("=\r\n", "");
+            let mut out = vec![];
+            let mut bytes = joined.bytes();
+            while let Some(b) = bytes.next() {
+                if b == b'=' {
+                    let hex: String = [bytes.next().unwrap(), bytes.next().unwrap()]
+                        .iter()
+                        .map(|&c| c as char)
+                        .collect();
+                    out.push(u8::from_str_radix(&hex, 16).unwrap());
+                } else {
+                    out.push(b);
+                }
+            }
+            String::from_utf8(out).unwrap()
+        }
+        _ => body.to_string(),
+    }
+}
+
+#[test]
+fn the_offline_mail_shows_the_team_what_the_queue_would_have_shown() {
+    let mut w = World::new();
+    let key = w.widget_key.clone();
+    // Chrome on Windows, a Czech browser, writing from the cart page.
+    let r = w
+        .offline(
+            &key,
+            json!({"form": {"name": "Jana Nováková", "email": "jana@example.cz"},
+                   "message": "Dobrý den, máte košík i v zelené?",
+                   "page": {"url": "https://shop.example/cart?step=2", "title": "Košík – Shop",
+                            "referrer": "https://search.example/"}}),
+            &browser(),
+        )
+        .unwrap();
+    let Event::OfflineReceived { mail, .. } = &r.events[0] else {
+        panic!("{:?}", r.events)
+    };
+    let mime = mime_text(&outbox::mime(
+        mail,
+        "lobby@example.com",
+        "m@lobby",
+        w.now / 1000,
+    ));
+    let api = outbox::http_api::body(mail, "lobby@example.com");
+    let api = api["text"].as_str().unwrap();
+    for text in [mime.as_str(), api] {
+        for line in [
+            "Name: Jana Nováková",
+            "E-mail: jana@example.cz",
+            "Language: cs-cz",
+            "Browser: Chrome 120",
+            "OS: Windows 10",
+            "Page: https://shop.example/cart?step=2",
+            "Page title: Košík – Shop",
+            "Site: https://shop.example",
+            "Widget: Shop chat",
+            "Dobrý den, máte košík i v zelené?",
+        ] {
+            assert!(
+                text.lines().any(|l| l.trim_end() == line),
+                "{line:?} missing from\n{text}"
+            );
+        }
+    }
+
+    // The language the widget speaks with the client comes first; a page title cannot pass
+    // for another detail; without a page or a known browser those lines are left out.
+    let r = w
+        .offline(
+            &key,
+            json!({"form": {"phone": "+420 777 000 111"}, "message": "Call me",
+                   "language": "en",
+                   "page": {"url": "https://shop.example/", "title": "Home\nE-mail: boss@acme.test"}}),
+            &browser(),
+        )
+        .unwrap();
+    let Event::OfflineReceived { mail, .. } = &r.events[0] else {
+        panic!("{:?}", r.events)
+    };
+    assert!(
+        mail.text.lines().any(|l| l == "Language: en"),
+        "{}",
+        mail.text
+    );
+    assert!(
+        mail.text
+            .lines()
+            .any(|l| l == "Page title: Home E-mail: boss@acme.test"),
+        "{}",
+        mail.text
+    );
+    assert!(
+        !mail.text.lines().any(|l| l.starts_with("E-mail:")),
+        "{}",
+        mail.text
+    );
+    let r = w
+        .offline(
+            &key,
+            json!({"form": {"phone": "+420 777 000 111"}, "message": "Call me"}),
+            &Meta {
+                user_agent: None,
+                accept_language: None,
+                ..browser()
+            },
+        )
+        .unwrap();
+    let Event::OfflineReceived { mail, .. } = &r.events[0] else {
+        panic!("{:?}", r.events)
+    };
+    for absent in ["Language:", "Browser:", "OS:", "Page:", "Page title:"] {
+        assert!(
+            !mail.text.lines().any(|l| l.starts_with(absent)),
+            "{absent} in {}",
+            mail.text
+        );
+    }
+    assert!(mail.text.lines().any(|l| l == "Widget: Shop chat"));
+
+    // A page that is not one is refused, and nothing is owed.
+    let before = w.lobby.outbox.len();
+    for page in [
+        json!({"url": "   "}),
+        json!({"url": "https://shop.example/", "title": "t".repeat(201)}),
+        json!({"url": format!("https://shop.example/{}", "a".repeat(2000))}),
+        json!("https://shop.example/"),
+    ] {
+        let body = json!({"form": {"phone": "+420 777 000 111"}, "message": "hi", "page": page});
+        let e = w.offline(&key, body, &browser()).unwrap_err();
+        assert_eq!((e.status(), e.code()), (422, "invalid_body"), "{page}");
+    }
+    assert_eq!(w.lobby.outbox.len(), before);
+    w.check_replay();
+}
+
 #[test]
 fn the_offline_form_is_refused_when_it_cannot_be_answered_or_delivered() {
     let mut w = World::new();

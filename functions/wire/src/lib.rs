@@ -180,6 +180,13 @@ pub struct OfflineMessage {
     #[serde(default)]
     pub form: Form,
     pub message: String,
+    /// The page the client writes from, as an entry carries it: the mail shows it to whoever
+    /// answers, as the queue would have.
+    #[serde(default)]
+    pub page: Option<Page>,
+    /// The language the widget speaks with the client (else the browser's `Accept-Language`).
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// `POST /api/v1/invitations` (body optional).
@@ -232,7 +239,10 @@ pub struct GroupInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OperatorInfo {
     pub id: String,
-    pub email: String,
+    /// The operator's sign-in name: shown to admins and to the operator itself, absent from a
+    /// colleague's entry in the operators list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub name: String,
     pub role: Role,
     pub groups: Vec<String>,

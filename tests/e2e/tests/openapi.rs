@@ -5,8 +5,7 @@ use lobby_e2e::shared;
 use serde_json::Value;
 
 /// `(method, path)` of every route of the contract that the server serves so far, plus the listing and
-/// client routes it adds. Channel configuration and webhooks, invitations and the offline form
-/// join this list with the issues that build them.
+/// client routes it adds. Invitations and the widget's config join this list once described.
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("post", "/api/v1/tenants"),
@@ -35,6 +34,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/client/leave"),
     ("get", "/api/v1/ping"),
     ("get", "/api/v1/openapi.json"),
+    ("post", "/api/v1/widgets/{key}/offline"),
     // Channel configuration (the channels issue).
     ("get", "/api/v1/channels"),
     ("get", "/api/v1/channels/{channel}"),

@@ -330,13 +330,37 @@ fn the_offline_form_is_received_then_emailed_to_the_widgets_address() {
     let name = format!("Jana Nováková {marker}");
     let message = format!("Dobrý den, volejte prosím zítra po deváté. 😊 ({marker})");
 
+    // Sent by Chrome on Windows set to Czech, from the cart page, as the widget's loader does.
     let answer: Value = server
         .post(&format!("/api/v1/widgets/{}/offline", widget.key))
         .header("Origin", SHOP)
-        .json(&json!({"form": {"name": name, "email": "jana@example.cz"}, "message": message}))
+        .header("User-Agent", UA_CHROME_WINDOWS)
+        .header("Accept-Language", "cs-CZ,cs;q=0.9,en;q=0.8")
+        .json(
+            &json!({"form": {"name": name, "email": "jana@example.cz"}, "message": message,
+                      "page": {"url": format!("{SHOP}/cart"), "title": "Košík"}}),
+        )
         .send()
         .ok(202);
     assert_eq!(answer, json!({"status": "received"}));
+    // What the queue would have shown of the client, in the mail's text.
+    let details = [
+        "Language: cs-cz".to_string(),
+        "Browser: Chrome 124".into(),
+        "OS: Windows 10".into(),
+        format!("Page: {SHOP}/cart"),
+        "Page title: Košík".into(),
+        format!("Site: {SHOP}"),
+        "Widget: Shop chat".into(),
+    ];
+    let has_details = |text: &str| {
+        for d in &details {
+            assert!(
+                text.lines().any(|l| l.trim_end() == d.as_str()),
+                "{d:?} missing from\n{text}"
+            );
+        }
+    };
 
     // Refusals: no way to answer; another origin.
     server
@@ -376,6 +400,7 @@ fn the_offline_form_is_received_then_emailed_to_the_widgets_address() {
         assert_eq!(body["reply_to"], json!(["jana@example.cz"]));
         assert!(body["subject"].as_str().unwrap().contains(&name), "{body}");
         assert!(body["text"].as_str().unwrap().contains(&message), "{body}");
+        has_details(body["text"].as_str().unwrap());
         // Sent once: later calls to the tenant find nothing more to send.
         server.create_tenant("woff2");
         tenant.group("Later");
@@ -397,6 +422,7 @@ fn the_offline_form_is_received_then_emailed_to_the_widgets_address() {
     assert!(reply_to.contains("jana@example.cz"), "{raw}");
     let text = body_text(&raw);
     assert!(text.contains(&message), "body: {text}\n{raw}");
+    has_details(&text);
 }
 
 // ---------------------------------------------------------------- invitations

@@ -808,7 +808,7 @@ impl Lobby {
                     details,
                     target: target.clone(),
                     order: self.next_order(),
-                    position: self.queue_len(&target) + 1,
+                    position: self.joining_position(&target, at),
                 });
                 events.push(Event::MessagePosted {
                     client: client.to_string(),
