@@ -429,6 +429,15 @@ impl Lobby {
         self.outgoing.values().filter_map(|o| o.next_at).min()
     }
 
+    /// The calls owed to `channel`'s provider (stored, not yet settled by an answer) and when the
+    /// next of them is due: what an admin reads to see whether replies are held up, and what tells
+    /// that nothing more will be sent.
+    pub fn owed_on(&self, channel: Channel) -> (usize, Option<Millis>) {
+        let owed = self.outgoing.values().filter(|o| o.channel == channel);
+        let next = owed.clone().filter_map(|o| o.next_at).min();
+        (owed.count(), next)
+    }
+
     /// The exact HTTP request of an owed call, built from the channel's configuration now (so a
     /// corrected token applies to retries); `tenant` makes VK's `random_id` unique. An error is
     /// what to report as the attempt's failure.
