@@ -11,6 +11,7 @@
 //!   ([`Lobby::outbound_request`] builds the exact request) and settled with
 //!   [`Command::OutboundResult`]. A failure is retried with the e-mail outbox's backoff; the
 //!   final one is posted in the conversation as a system message, so the operator sees it.
+//!   Until settled a call is owed: the admin's view of a channel counts them ([`Lobby::owed_on`]).
 //! - Delivery reports (WhatsApp statuses, Messenger deliveries) update the operator's message.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
