@@ -25,6 +25,15 @@ async function chat(w, b) {
   const olga = t.ops.Olga;
   await w.api.status(olga, 'online');
   const page = await b.context.newPage();
+  // The widget's event stream has delivered its first frame (a WebSocket frame, or the response
+  // of an EventSource on Spin): accepted after that, the widget sees the `accepted` event itself
+  // and names the operator. (Accepted before its stream opens, the widget shows only "An operator
+  // is with you": its status handler does not read the operator's name from the status frame.)
+  const events = (u) => new URL(u).pathname === '/api/v1/client/events';
+  const streaming = new Promise((resolve) => {
+    page.on('websocket', (ws) => { if (events(ws.url())) ws.once('framereceived', resolve); });
+    page.on('response', (r) => { if (events(r.url()) && r.status() === 200) resolve(); });
+  });
   const frame = await openWidget(page, w.site.allowed, 'webchat');
   await tid(frame, 'entry-form').waitFor();
   await tid(frame, 'form-name').fill('Ann Novak');
@@ -32,10 +41,12 @@ async function chat(w, b) {
   const entry = page.waitForResponse((r) => r.url().endsWith('/entries') && r.request().method() === 'POST');
   await tid(frame, 'entry-submit').click();
   const me = await (await entry).json();
+  await tid(frame, 'chat').waitFor();
+  await streaming;
   const { session } = await w.api.ok('POST', `/api/v1/queue/${me.client}/accept`, { token: olga.token }, 200);
   await eventually(async () => {
     if (!/Olga/.test(await frame.locator('#note').textContent())) throw new Error('not accepted yet');
-  });
+  }, { timeout: 30000 });
   await w.api.ok('POST', `/api/v1/sessions/${session}/messages`, {
     token: olga.token,
     body: {
