@@ -14,6 +14,8 @@
 #                accept attempts) and write RELIABILITY.md
 #   make build   install tools, build the worker, the operator app, the client widget, the Spin
 #                component and the local Spin host
+#   make screenshots  build, then picture the operator app and the widget (Chromium, wrangler dev)
+#                into docs/screenshots (tests/browser/screenshots.mjs, tests/widget/screenshots.mjs)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -23,11 +25,11 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh && lobby_warm_target &&
 say = printf '\n[lobby %s] %s\n' "$(1)" "$(2)"
 
-.PHONY: help house-check install-tools install-test-tools build dev test fmt-check clippy clippy-wasm cargo-test browser-test fuzz-short fuzz bench prove clean
+.PHONY: help house-check install-tools install-test-tools build dev test fmt-check clippy clippy-wasm cargo-test browser-test fuzz-short fuzz bench prove screenshots clean
 # (No commas in the texts given to `say`: make would split them into more arguments.)
 
 help:
-	@sed -n '4,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,19p' Makefile | sed 's/^# \{0,1\}//'
 
 # Serving needs the Rust targets, wasm-bindgen, worker-build and the npm tools; only the tests
 # need Chromium, schemathesis and cargo-fuzz, so `make dev` never waits for them.
@@ -93,16 +95,14 @@ cargo-test:
 
 # Every browser test runs on both runtimes: on the Spin host the live events are Server-Sent
 # Events and the frontends are served by the Spin component (typing is not relayed there; the
-# widget's typing test says so and skips). The operator tests' screenshots of the Spin run go to
-# a scratch folder, not docs/screenshots.
+# widget's typing test says so and skips). No test writes into docs/ (see `make screenshots`).
 browser-test:
 	@$(call say,test,operator app in Chromium (tests/browser/run.sh))
 	@bash tests/browser/run.sh
 	@$(call say,test,client widget in Chromium on a company page (tests/widget/run.sh))
 	@bash tests/widget/run.sh
 	@$(call say,test,operator app in Chromium on the local Spin host (LOBBY_E2E_RUNTIME=spin tests/browser/run.sh))
-	@LOBBY_E2E_RUNTIME=spin LOBBY_SCREENSHOT_DIR="$${TMPDIR:-/tmp}/lobby-spin-screenshots" \
-	  bash tests/browser/run.sh
+	@LOBBY_E2E_RUNTIME=spin bash tests/browser/run.sh
 	@$(call say,test,client widget in Chromium on the local Spin host (LOBBY_E2E_RUNTIME=spin tests/widget/run.sh))
 	@LOBBY_E2E_RUNTIME=spin bash tests/widget/run.sh
 
@@ -133,6 +133,15 @@ fuzz: install-test-tools
 prove: install-test-tools build
 	@$(call say,prove,reliability at full scale (scripts/prove.sh) -> RELIABILITY.md)
 	@scripts/prove.sh
+
+# The pictures in docs/screenshots and the README: scenes played through the API and pictured in
+# Chromium against wrangler dev, apart from the tests (which leave docs/ alone).
+screenshots: install-test-tools build
+	@$(call say,screenshots,the operator app: queue + preview + Client tab (tests/browser/screenshots.mjs))
+	@$(ENV) source tests/browser/lib/chromium.sh && node tests/browser/screenshots.mjs
+	@$(call say,screenshots,the widget: a conversation + the offline form (tests/widget/screenshots.mjs))
+	@$(ENV) node tests/widget/screenshots.mjs
+	@$(call say,screenshots,written to docs/screenshots)
 
 clean:
 	@$(call say,clean,removing the worker build and wrangler's scratch files (not .lobby/ nor the cache))

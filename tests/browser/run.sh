@@ -13,32 +13,16 @@
 #                                             needs scripts/spin-host.sh --build
 #
 # Environment: LOBBY_CHROMIUM (default /usr/bin/chromium), LOBBY_E2E_KEEP=1 (keep the server's
-# folder with wrangler.log), LOBBY_SCREENSHOT_DIR (default docs/screenshots).
+# folder with wrangler.log). The tests write nothing into docs/: `make screenshots` runs
+# tests/browser/screenshots.mjs for docs/screenshots.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
 
 say() { printf '[lobby browser] %s\n' "$*"; }
 
-CHROMIUM="${LOBBY_CHROMIUM:-/usr/bin/chromium}"
-if [ ! -x "$CHROMIUM" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "$CHROMIUM is missing: apt-get install -y chromium"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  fi
-  if [ ! -x "$CHROMIUM" ]; then
-    say "FAILED: no Chromium at $CHROMIUM. Install Debian's: sudo apt-get install -y chromium" >&2
-    say "(or point LOBBY_CHROMIUM at a Chromium binary)" >&2
-    exit 1
-  fi
-fi
-# Emoji in the app (the emoji button, messages) need a colour emoji font, or the screenshots show
-# empty boxes; optional.
-if ! fc-list 2>/dev/null | grep -qi emoji && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say "installing fonts-noto-color-emoji (emoji in the screenshots; optional)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null 2>&1 ||
-    say "(could not install fonts-noto-color-emoji; emoji show as boxes)"
-fi
+# Chromium (installed when missing and root) and the emoji font, as the screenshots need too.
+source tests/browser/lib/chromium.sh
 if [ ! -d "$LOBBY_TOOLS/npm-current/node_modules/playwright-core" ] && [ -z "${LOBBY_NODE_MODULES:-}" ]; then
   say "FAILED: playwright-core is not in $LOBBY_TOOLS/npm-current/node_modules: run scripts/install-tools.sh" >&2
   exit 1

@@ -18,7 +18,6 @@ import { eventually, hoverItem, openOperator, queueItem, tid, visible } from './
 import { runtime, spinStreamSeconds, startServer } from './lib/server.mjs';
 
 const TEST_TIMEOUT = 180_000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let server;
 let api;
@@ -80,23 +79,31 @@ describe('operator app: the transport the server offers', { timeout: TEST_TIMEOU
       const snapshots = queueFetches;
       assert.ok(snapshots >= 1, 'the app took its snapshot of the queue after connecting');
 
-      // The indicator, sampled through the whole test.
-      const states = new Set();
-      let sampling = true;
-      const sampler = (async () => {
-        while (sampling) {
-          states.add(await connection.first().getAttribute('data-state').catch(() => 'gone'));
-          await sleep(200);
-        }
-      })();
+      // Every state the indicator takes from now on, recorded in the page as it changes (also a
+      // flicker too short for any sampling to see).
+      await page.evaluate(() => {
+        const state = () => document.querySelector('[data-testid="connection-status"]')?.getAttribute('data-state') ?? 'gone';
+        window.__lobbyStates = new Set([state()]);
+        new MutationObserver(() => window.__lobbyStates.add(state()))
+          .observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+      });
+
+      // On SSE: waits until the server has ended the stream `n` more times and the EventSource
+      // has reconnected (its request for the next stream seen). A WebSocket is not ended by the
+      // server: nothing to wait for there.
+      const streamsEnded = async (n) => {
+        if (expected !== 'sse') return;
+        const want = streams.length + n;
+        await eventually(() => assert.ok(streams.length >= want, `${streams.length} of ${want} streams`),
+          { timeout: (n + 1) * (Number(spinStreamSeconds()) * 1000 + 5000) });
+      };
 
       // Three clients: one at once, one after the stream has been ended (on SSE) at least once,
       // one after at least twice more.
-      const stream = Number(spinStreamSeconds()) * 1000;
       const names = ['Ada Adams', 'Bea Brown', 'Cyd Clark'];
       const clients = [];
       for (const [i, name] of names.entries()) {
-        if (i > 0) await sleep(i === 1 ? stream + 1500 : 2 * stream + 500);
+        if (i > 0) await streamsEnded(i === 1 ? 1 : 2);
         const c = await api.enter(t.widget.key, entryBody({ name, language: 'en' }), { userAgent: UA.chromeWindows });
         clients.push(c);
         await visible(queueItem(page, c.client), page, `queue-item of ${name} (live)`);
@@ -116,7 +123,7 @@ describe('operator app: the transport the server offers', { timeout: TEST_TIMEOU
       const before = `before the stream ends ${Date.now()}`;
       await api.postClientMessage(first.token, before);
       await visible(tid(panel, 'message').filter({ hasText: before }), page, 'client message (live)');
-      await sleep(stream + 1500);
+      await streamsEnded(1);
       const afterText = `after the stream ended ${Date.now()}`;
       const posted = await api.postClientMessage(first.token, afterText);
       const msg = tid(panel, 'message').filter({ hasText: afterText });
@@ -127,16 +134,19 @@ describe('operator app: the transport the server offers', { timeout: TEST_TIMEOU
         const msgs = await api.clientMessages(first.token);
         assert.ok(msgs.some((m) => m.from === 'operator' && m.text === 'an answer from Olga'), JSON.stringify(msgs));
       });
-      await sleep(1000); // time for a duplicate to show, if one were coming
+      // A client message posted after all of these has shown: the stream has carried everything
+      // before it, so a duplicate of an earlier one would be showing by now.
+      const last = `the last one ${Date.now()}`;
+      await api.postClientMessage(first.token, last);
+      await visible(tid(panel, 'message').filter({ hasText: last }), page, 'the last client message (live)');
       assert.equal(await tid(panel, 'message').filter({ hasText: before }).count(), 1, 'the first message shows once');
       assert.equal(await msg.count(), 1, 'the later message shows once');
       assert.equal(await msg.first().getAttribute('data-seq'), String(posted.seq));
-      sampling = false;
-      await sampler;
+      const states = await page.evaluate(() => [...window.__lobbyStates]);
 
       assert.equal(await page.evaluate(() => window.__lobbyNoReload), true, 'the page was not reloaded');
       if (expected === 'sse') {
-        assert.deepEqual([...states], ['connected'], `the indicator stayed connected across the stream's ends (saw ${[...states]})`);
+        assert.deepEqual(states, ['connected'], `the indicator stayed connected across the stream's ends (saw ${[...states]})`);
         // The server ended the stream at least three times. The EventSource's own reconnects
         // reuse its URL (no `after`: the app opened it before its first hello) and resume from
         // Last-Event-ID, without a new snapshot; should the app have opened a new EventSource

@@ -13,8 +13,8 @@
 # Builds the widget (frontend/widget/build.sh, about a second) so that what runs is the source;
 # the worker must be built (scripts/build-worker.sh; the Makefile does it first).
 # Environment: LOBBY_CHROMIUM (default /usr/bin/chromium), LOBBY_E2E_KEEP=1 (keep the server's
-# folder with wrangler.log), LOBBY_WIDGET_SCREENSHOTS=1 (write docs/screenshots/widget-chat.png
-# and widget-offline.png) or LOBBY_SCREENSHOT_DIR=<dir>.
+# folder with wrangler.log). The tests write nothing into docs/: `make screenshots` runs
+# tests/widget/screenshots.mjs for docs/screenshots.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  RUNTIME, browser, eventually, openWidget, operatorSocket, realErrors, screenshot, sleep, tid, widgetFrame, world,
+  RUNTIME, browser, eventually, openWidget, operatorSocket, realErrors, sleep, tid, widgetFrame, world,
 } from './lib/harness.mjs';
 
 describe('WebChat through the widget on a company page', () => {
@@ -26,8 +26,23 @@ describe('WebChat through the widget on a company page', () => {
     await w.api.status(olga, 'online');
     b = await browser();
     page = b.page;
-    // Every event stream a frame opens, so that a test can count the live ones.
+    // Every event stream a frame opens, so that a test can count the live ones, and how many
+    // /healthz calls await their answer (counted down in a task after the body is read, so the
+    // caller's own continuation has run by then).
     await b.context.addInitScript(() => {
+      window.__lobbyHealthz = 0;
+      const realFetch = window.fetch;
+      window.fetch = (...args) => {
+        const url = new URL(args[0] instanceof Request ? args[0].url : String(args[0]), location.href);
+        if (url.pathname !== '/healthz') return realFetch(...args);
+        window.__lobbyHealthz += 1;
+        const done = () => setTimeout(() => { window.__lobbyHealthz -= 1; });
+        return realFetch(...args).then((r) => {
+          const text = r.text.bind(r);
+          r.text = () => text().finally(done);
+          return r;
+        }, (e) => { done(); throw e; });
+      };
       const streams = (window.__lobbyStreams = []);
       for (const name of ['EventSource', 'WebSocket']) {
         const Real = window[name];
@@ -130,7 +145,6 @@ describe('WebChat through the widget on a company page', () => {
     });
     await eventually(async () => assert.equal(await frame.locator('[data-testid="message"][data-from="client"]').count(), 2));
     assert.equal(await input.inputValue(), '');
-    await screenshot(page, 'widget-chat.png');
   });
 
   test('the events arrive over the transport GET /healthz names', async () => {
@@ -149,7 +163,8 @@ describe('WebChat through the widget on a company page', () => {
   // it goes up over HTTP (POST /api/v1/client/typing, /api/v1/sessions/{id}/typing).
   test('typing both ways', async () => {
     opSocket = await operatorSocket(w.server.base, olga.token);
-    await sleep(300);
+    // Typing is relayed to the streams open when it comes: wait until the server has opened this one.
+    await opSocket.next((f) => f.type === 'hello');
     await tid(frame, 'message-input').pressSequentially('Also', { delay: 30 });
     const typing = await opSocket.next((f) => f.type === 'typing');
     assert.equal(typing.session, session);
@@ -182,7 +197,12 @@ describe('WebChat through the widget on a company page', () => {
   test('a reload and another page of the site reopen the same conversation, with the draft', async () => {
     const input = tid(frame, 'message-input');
     await input.fill('half-written question');
-    await sleep(500); // the draft is saved as the client types
+    // The widget hands the draft to the company page (which keeps it across its pages) a moment
+    // after the client stops typing: wait until the page holds it.
+    await eventually(async () => assert.equal(
+      await page.evaluate((key) => JSON.parse(sessionStorage.getItem(`lobby:${key}`) || '{}').draft, t.widget.key),
+      'half-written question',
+    ));
     await page.goto(`${w.site.allowed}/contact`);
     frame = widgetFrame(page);
     await tid(frame, 'chat').waitFor({ timeout: 15000 });
@@ -242,6 +262,8 @@ describe('WebChat through the widget on a company page', () => {
       document.dispatchEvent(new Event('visibilitychange'));
     }).catch(() => {});
     let slow = true;
+    // The chaos is paced on purpose (random /healthz delays, the server away for 2.5 s, triggers
+    // every 150-450 ms): these sleeps shape the burst, no assertion waits on them.
     const healthz = async (route) => {
       if (slow) await sleep(Math.random() * 1500);
       await route.continue().catch(() => {});
@@ -259,8 +281,9 @@ describe('WebChat through the widget on a company page', () => {
       slow = false;
       await tid(frame, 'message').first().waitFor();
       await eventually(async () => assert.equal(await frame.locator('#conn').isHidden(), true, 'connected again'), { timeout: 60000 });
-      // Let every connect() still on its way (timers, slow answers) finish, then count.
-      await sleep(4000);
+      // Every connect() still on its way waits on a /healthz answer (a newer connect() clears the
+      // backoff timer): once none is unanswered, each has opened its stream or stood down.
+      await eventually(async () => assert.equal(await app.evaluate(() => window.__lobbyHealthz), 0, 'no /healthz unanswered'), { timeout: 30000 });
       assert.equal(await live(), 1, 'one live event stream');
     } finally {
       await b.context.unroute((u) => u.pathname === '/healthz', healthz);
@@ -268,7 +291,9 @@ describe('WebChat through the widget on a company page', () => {
     // And that stream delivers, once.
     await w.api.ok('POST', `/api/v1/sessions/${session}/messages`, { token: olga.token, body: { text: 'One stream.' } }, 201);
     await frame.locator('[data-testid="message"]', { hasText: 'One stream.' }).waitFor({ timeout: 15000 });
-    await sleep(500);
+    // A later message has shown: the stream has carried everything before it, a duplicate too.
+    await w.api.ok('POST', `/api/v1/sessions/${session}/messages`, { token: olga.token, body: { text: 'And after it.' } }, 201);
+    await frame.locator('[data-testid="message"]', { hasText: 'And after it.' }).waitFor({ timeout: 15000 });
     assert.equal(await frame.locator('[data-testid="message"]', { hasText: 'One stream.' }).count(), 1);
   });
 

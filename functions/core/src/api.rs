@@ -668,6 +668,11 @@ impl Lobby {
                         offline_email: w.offline_email.clone(),
                         buttons: w.buttons.clone(),
                         form: w.form,
+                        offline_owed: self
+                            .outbox
+                            .values()
+                            .filter(|m| m.widget.as_ref() == Some(&w.id) && crate::outbox::owed(m))
+                            .count(),
                     })
                     .collect();
                 Reply::ok(json!({ "widgets": ws }))
@@ -908,6 +913,8 @@ impl Lobby {
                     attempts: 0,
                     next_at: Some(ctx.now),
                     last_error: None,
+                    // Applying the event fills it in from the event's widget.
+                    widget: None,
                 };
                 let events = self.handle(
                     &Command::ReceiveOffline {
@@ -1384,6 +1391,9 @@ impl Lobby {
         let mut v = config.public();
         let slug = self.tenant.as_ref().map_or("", |t| t.slug.as_str());
         v["webhook"] = Value::String(format!("/hooks/{slug}/{}", config.channel().as_str()));
+        let (owed, next) = self.owed_on(config.channel());
+        v["owed"] = json!(owed);
+        v["next_attempt_at"] = json!(next.map(crate::rfc3339));
         v
     }
 }

@@ -1282,8 +1282,13 @@ impl Lobby {
                     i.used = true;
                 }
             }
-            Event::OfflineReceived { mail, .. } => {
-                self.outbox.insert(mail.id.clone(), mail.clone());
+            Event::OfflineReceived { widget, mail } => {
+                // The event names the widget (also in journals older than Mail::widget).
+                let mail = outbox::Mail {
+                    widget: Some(widget.clone()),
+                    ..mail.clone()
+                };
+                self.outbox.insert(mail.id.clone(), mail);
             }
             Event::MailSent { id } => {
                 self.outbox.remove(id);

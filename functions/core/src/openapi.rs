@@ -177,8 +177,12 @@ fn paths_and_schemas() -> Value {
     let channel_view = obj(
         json!({"channel": {"type":"string","enum":["messenger","whatsapp","vk"]}, "group": s("string"),
                "webhook": s("string"), "page_id": s("string"), "phone_number_id": s("string"),
-               "community_id": s("string"), "api_base": s("string")}),
-        &["channel", "group", "webhook"],
+               "community_id": s("string"), "api_base": s("string"),
+               "owed": {"type": "integer", "minimum": 0,
+                        "description": "calls to the provider (replies, profile lookups) stored and not yet settled by its answer; 0: nothing more will be sent"},
+               "next_attempt_at": {"type": ["string", "null"], "format": "date-time",
+                                   "description": "when the next owed call is due (a failed one waits out its retry pause)"}}),
+        &["channel", "group", "webhook", "owed", "next_attempt_at"],
     );
     let presence = json!({"type":"string","enum":["online","away","offline"]});
     // The event routes speak what `GET /healthz` names in `events`: a WebSocket (101) on
@@ -245,7 +249,12 @@ fn paths_and_schemas() -> Value {
                         "limits": obj(json!({"chat": {"type":"integer","minimum":1}}), &["chat"])}), &["email","password","name","role"])),
                     (201, created.clone()), &[400, 401, 403, 404, 409, 413, 422])},
             "/api/v1/widgets": {
-                "get": op("list widgets (admin)", Some("operator"), None, (200, obj(json!({"widgets": {"type":"array","items": s("object")}}), &["widgets"])), &[401, 403]),
+                "get": op("list widgets (admin)", Some("operator"), None, (200, obj(json!({"widgets": {"type":"array","items": obj(json!({
+                    "id": s("string"), "key": s("string"), "name": s("string"), "group": s("string"),
+                    "offline_email": nullable("string"),
+                    "offline_owed": {"type": "integer", "minimum": 0,
+                                     "description": "offline-form messages not yet accepted by the mail service (a mail given up no longer counts)"}}),
+                    &["id", "key", "name", "group", "offline_owed"])}}), &["widgets"])), &[401, 403]),
                 "post": op("create a widget (admin)", Some("operator"),
                     Some(obj(json!({"name": s("string"), "group": s("string"), "allowed_origins": {"type":"array","items": s("string")},
                         "offline_email": nullable("string")}), &["name","group"])),

@@ -29,6 +29,14 @@ pub struct Mail {
     /// When to try next; `None` once given up.
     pub next_at: Option<Millis>,
     pub last_error: Option<String>,
+    /// The widget whose offline form it came from (its admin sees how many are still owed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widget: Option<String>,
+}
+
+/// Whether `mail` is still to be sent: stored, not yet accepted by the mail service, not given up.
+pub fn owed(mail: &Mail) -> bool {
+    mail.next_at.is_some()
 }
 
 /// The offline form's e-mail to the widget's team: what the waiting queue would have shown of
@@ -182,6 +190,7 @@ mod tests {
             attempts: 0,
             next_at: Some(0),
             last_error: None,
+            widget: None,
         }
     }
 

@@ -850,6 +850,81 @@ fn a_failed_send_is_retried_then_shown_to_the_operator() {
     assert!(w.lobby.outgoing.is_empty());
 }
 
+/// The admin's view of a channel: how many calls it still owes, and when the next is due.
+fn owed(w: &mut World, channel: &str) -> (Value, Value) {
+    let v = w
+        .call(
+            Route::GetChannel {
+                channel: channel.into(),
+            },
+            &admin(),
+            b"",
+        )
+        .unwrap()
+        .body;
+    (v["owed"].clone(), v["next_attempt_at"].clone())
+}
+
+#[test]
+fn the_admin_reads_what_a_channel_still_owes_until_the_provider_has_answered() {
+    let mut w = World::new();
+    let session = accepted_whatsapp(&mut w);
+    w.vk();
+    assert_eq!(owed(&mut w, "whatsapp"), (json!(0), Value::Null));
+    reply(&mut w, &session, "Are you there?").unwrap();
+    let id = format!("{session}.2");
+    // Stored and due at once; another channel owes nothing.
+    assert_eq!(
+        owed(&mut w, "whatsapp"),
+        (json!(1), json!(lobby_core::rfc3339(w.now)))
+    );
+    assert_eq!(owed(&mut w, "vk"), (json!(0), Value::Null));
+    // A failure that will be retried is still owed, due after its pause.
+    let e = w.cmd(Command::OutboundResult {
+        id: id.clone(),
+        status: 503,
+        body: b"unavailable".to_vec(),
+        error: None,
+    });
+    let Some(Event::OutboundFailed {
+        next_at: Some(retry),
+        ..
+    }) = e.first()
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        owed(&mut w, "whatsapp"),
+        (json!(1), json!(lobby_core::rfc3339(*retry)))
+    );
+    // Settled by the provider's answer: nothing more will be sent.
+    w.cmd(Command::OutboundResult {
+        id,
+        status: 200,
+        body: br#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.OUT1"}]}"#.to_vec(),
+        error: None,
+    });
+    assert_eq!(owed(&mut w, "whatsapp"), (json!(0), Value::Null));
+    // A refusal no retry can fix settles it too.
+    reply(&mut w, &session, "Still there?").unwrap();
+    w.cmd(Command::OutboundResult {
+        id: format!("{session}.3"),
+        status: 400,
+        body: br#"{"error":{"message":"(#131047) Re-engagement message","code":131047}}"#.to_vec(),
+        error: None,
+    });
+    assert_eq!(owed(&mut w, "whatsapp"), (json!(0), Value::Null));
+    let listed = w.call(Route::ListChannels, &admin(), b"").unwrap().body;
+    assert!(
+        listed["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["owed"] == 0),
+        "{listed}"
+    );
+}
+
 #[test]
 fn every_retry_gives_up_after_the_last_backoff() {
     let mut w = World::new();

@@ -1182,6 +1182,55 @@ fn a_sent_mail_leaves_the_outbox() {
     w.check_replay();
 }
 
+/// The admin's widget list: how many offline-form mails of each widget are still owed.
+fn offline_owed(w: &mut World) -> Vec<(String, u64)> {
+    let admin = w.admin.clone();
+    let r = w.ok(Route::ListWidgets, &admin, json!(null));
+    r.body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["offline_owed"].as_u64().unwrap(),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+#[test]
+fn the_admin_sees_how_many_offline_mails_a_widget_still_owes() {
+    let mut w = World::new();
+    let key = w.widget_key.clone();
+    let widget = w.widget_id.clone();
+    assert_eq!(offline_owed(&mut w), vec![]);
+    w.offline(&key, offline_body("one"), &browser()).unwrap();
+    w.offline(&key, offline_body("two"), &browser()).unwrap();
+    assert_eq!(offline_owed(&mut w), vec![(widget.clone(), 2)]);
+    let ids: Vec<String> = w.lobby.outbox.keys().cloned().collect();
+    // A failure to be retried is still owed; a sent one is not.
+    w.command(Command::MailFailed {
+        id: ids[0].clone(),
+        error: "timeout".into(),
+    })
+    .unwrap();
+    w.command(Command::MailSent { id: ids[1].clone() }).unwrap();
+    assert_eq!(offline_owed(&mut w), vec![(widget.clone(), 1)]);
+    // Given up: kept in the outbox, but nothing more will be sent.
+    while w.lobby.outbox[&ids[0]].next_at.is_some() {
+        w.command(Command::MailFailed {
+            id: ids[0].clone(),
+            error: "still no".into(),
+        })
+        .unwrap();
+    }
+    assert_eq!(offline_owed(&mut w), vec![]);
+    assert_eq!(w.lobby.outbox.len(), 1);
+    w.check_replay();
+}
+
 #[test]
 fn a_name_with_a_line_break_cannot_add_mail_headers() {
     let mut w = World::new();

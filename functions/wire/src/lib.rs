@@ -262,6 +262,10 @@ pub struct WidgetInfo {
     pub offline_email: Option<String>,
     pub buttons: Vec<EntryKind>,
     pub form: FormRules,
+    /// Offline-form messages of this widget not yet accepted by the mail service (still being
+    /// tried; a mail given up no longer counts).
+    #[serde(default)]
+    pub offline_owed: usize,
 }
 
 // ---------------------------------------------------------------- operators

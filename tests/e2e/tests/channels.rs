@@ -9,7 +9,6 @@
 //! work), also across a crash of the server, with the same VK `random_id`. The same runs on the
 //! Spin host (LOBBY_E2E_RUNTIME=spin).
 
-use std::thread;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -142,6 +141,24 @@ fn channel_clients(server: &Server, token: &str, entry: EntryKind) -> Vec<lobby_
         .into_iter()
         .filter(|c| c.entry == entry)
         .collect()
+}
+
+/// Waits until the admin's view of `channel` owes its provider nothing: every call Lobby stored
+/// has been settled by the provider's answer (sent, or given up), so none is still to be made.
+/// What the fake provider has recorded by then is all it will ever get for those calls.
+fn wait_settled(server: &Server, admin: &str, channel: &str) {
+    wait_within(
+        Duration::from_secs(90),
+        "nothing owed to the provider",
+        || {
+            let v: Value = server
+                .get(&format!("/api/v1/channels/{channel}"))
+                .auth(admin)
+                .send()
+                .ok(200);
+            (v["owed"] == 0).then_some(())
+        },
+    );
 }
 
 fn texts(messages: &[Message]) -> Vec<(Party, String)> {
@@ -366,9 +383,10 @@ fn forged_unsigned_replayed_and_malformed_deliveries_change_nothing() {
         1,
         "{preview}"
     );
-    // One client, so one profile lookup (made by the alarm, after the answer).
+    // One client, so one profile lookup (made by the alarm, after the answer); once it is
+    // settled nothing more is owed, so the retried delivery queued no second one.
     fake.wait_for("/method/users.get", 0);
-    thread::sleep(Duration::from_millis(500));
+    wait_settled(server, admin, "vk");
     assert_eq!(fake.count("/method/users.get"), 1);
 }
 
@@ -469,8 +487,8 @@ fn messenger_names_the_client_from_its_profile_and_a_refused_reply_is_shown() {
         "{}",
         notice.text
     );
-    // Not retried: a refusal no retry can fix.
-    thread::sleep(Duration::from_secs(1));
+    // Not retried: a refusal no retry can fix leaves nothing owed.
+    wait_settled(server, admin, "messenger");
     assert_eq!(fake.count(&format!("/v25.0/{PAGE_ID}/messages")), 2);
 }
 
@@ -669,8 +687,8 @@ fn a_send_the_provider_fails_is_retried_by_the_alarm_with_the_same_random_id() {
         "a retry must carry the same random_id so that VK delivers it once"
     );
     assert_eq!(first.body, second.body);
-    // Delivered on the retry: no failure shown, and no third attempt.
-    thread::sleep(Duration::from_secs(1));
+    // Delivered on the retry: settled (nothing owed), no failure shown, no third attempt.
+    wait_settled(server, admin, "vk");
     assert_eq!(fake.count("/method/messages.send"), 2);
     assert!(server
         .messages(&ann.token, &session, 0)
@@ -799,7 +817,8 @@ fn an_owed_send_survives_a_crash_of_the_server_and_goes_out_once() {
         first.body, second.body,
         "the same call, with the same random_id"
     );
-    thread::sleep(Duration::from_secs(1));
+    let admin = server.login(slug, &desk.tenant.admin.email, &desk.tenant.admin.password);
+    wait_settled(&server, &admin.token, "vk");
     assert_eq!(fake.count("/method/messages.send"), 2);
     at_work.close();
     let msgs = server.messages(&ann.token, &session, 0);

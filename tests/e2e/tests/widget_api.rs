@@ -6,10 +6,9 @@
 
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::thread;
 use std::time::{Duration, Instant};
 
-use lobby_e2e::fake::wait_until;
+use lobby_e2e::fake::{wait_until, wait_within};
 use lobby_e2e::*;
 use lobby_wire::{
     ClientEvent, EntryAccepted, EntryKind, FieldRule, InvitationCreated, Presence, WidgetConfig,
@@ -52,6 +51,24 @@ fn enter_from(server: &Server, key: &str, ip: &str, body: &Value) -> Resp {
         ],
         body,
     )
+}
+
+/// How many offline-form mails of widget `id` the admin's widget list says are still owed.
+fn offline_owed(server: &Server, admin: &str, id: &str) -> usize {
+    server
+        .widgets(admin)
+        .into_iter()
+        .find(|w| w.id == id)
+        .expect("the widget in the admin's list")
+        .offline_owed
+}
+
+/// Waits until the widget owes no mail: every one was accepted by the mail service (or given
+/// up), so nothing more of it will be sent. (On Spin each of these calls also sends what is due.)
+fn wait_mails_settled(server: &Server, admin: &str, id: &str) {
+    wait_until("no offline mail owed", || {
+        (offline_owed(server, admin, id) == 0).then_some(())
+    });
 }
 
 fn invitation(code: &str) -> Value {
@@ -401,10 +418,9 @@ fn the_offline_form_is_received_then_emailed_to_the_widgets_address() {
         assert!(body["subject"].as_str().unwrap().contains(&name), "{body}");
         assert!(body["text"].as_str().unwrap().contains(&message), "{body}");
         has_details(body["text"].as_str().unwrap());
-        // Sent once: later calls to the tenant find nothing more to send.
-        server.create_tenant("woff2");
+        // Sent once: settled, so later calls to the tenant find nothing more to send.
+        wait_mails_settled(server, &tenant.admin.token, &widget.id);
         tenant.group("Later");
-        thread::sleep(Duration::from_secs(1));
         let copies = api
             .requests()
             .iter()
@@ -656,17 +672,6 @@ impl Socket {
         panic!("no {what}; frames seen: {:?}", self.seen)
     }
 
-    /// Whether a frame satisfying `pred` comes within `quiet`.
-    fn sees_within(&mut self, quiet: Duration, pred: impl Fn(&Value) -> bool) -> bool {
-        let deadline = Instant::now() + quiet;
-        while let Some(v) = self.next(deadline.saturating_duration_since(Instant::now())) {
-            if pred(&v) {
-                return true;
-            }
-        }
-        false
-    }
-
     fn close(mut self) {
         let _ = self.ws.close(None);
         let _ = self.ws.flush();
@@ -699,16 +704,21 @@ fn typing_is_relayed_between_the_client_and_its_operator() {
     let mut client_ws = Socket::open(server, "/api/v1/client/events", &c.token);
     client_ws.wait_for("status", |v| v["type"] == "status");
 
-    // While it waits, nobody serves it: its typing goes nowhere.
+    // While it waits, nobody serves it: its typing goes nowhere. The pong says the server has
+    // handled the typing frame (one socket's frames are handled in order), so a relay of it
+    // would reach Olga before the accept that follows.
     client_ws.send(json!({"type": "typing"}));
-    assert!(
-        !olga_ws.sees_within(Duration::from_millis(800), is_typing),
-        "typing of a waiting client reached an operator: {:?}",
-        olga_ws.seen
-    );
+    client_ws.send(json!({"type": "ping"}));
+    client_ws.wait_for("pong", |v| v["type"] == "pong");
 
     let session = server.accept_ok(&olga.token, &c.id);
     client_ws.wait_for("accepted", |v| v["type"] == "accepted");
+    olga_ws.wait_for("her session", |v| v["type"] == "session_started");
+    assert!(
+        !olga_ws.seen.iter().any(is_typing),
+        "typing of a waiting client reached an operator: {:?}",
+        olga_ws.seen
+    );
 
     client_ws.send(json!({"type": "typing"}));
     let t = olga_ws.wait_for("the client's typing", is_typing);
@@ -718,15 +728,30 @@ fn typing_is_relayed_between_the_client_and_its_operator() {
     let t = client_ws.wait_for("the operator's typing", is_typing);
     assert_eq!(t, json!({"type": "typing", "from": "operator"}));
 
-    // Petr does not serve it: his typing does not reach the client, nor does the client's reach him.
+    // Petr does not serve it: his typing does not reach the client, nor does the client's reach
+    // him. After his pong, any relay of his typing is on its way before Olga's message, and the
+    // client's earlier typing before the next client's entry on Petr's socket.
+    let from = client_ws.seen.len();
     petr_ws.send(json!({"type": "typing", "session": session}));
+    petr_ws.send(json!({"type": "ping"}));
+    petr_ws.wait_for("pong", |v| v["type"] == "pong");
+    server.post_message(&olga.token, &session, "Olga again");
+    client_ws.wait_for("Olga's message", |v| v["type"] == "message");
     assert!(
-        !client_ws.sees_within(Duration::from_millis(800), is_typing),
+        !client_ws.seen[from..].iter().any(is_typing),
         "another operator's typing reached the client: {:?}",
         client_ws.seen
     );
+    let next = server.enter_ok(
+        &desk.widget.key,
+        UA_CHROME_WINDOWS,
+        &webchat("Next", "+420 777 000 115", "cs"),
+    );
+    petr_ws.wait_for("the next client waiting", |v| {
+        v["type"] == "client_waiting" && v["client"]["id"] == next.id.as_str()
+    });
     assert!(
-        !petr_ws.sees_within(Duration::from_millis(300), is_typing),
+        !petr_ws.seen.iter().any(is_typing),
         "the client's typing reached another operator: {:?}",
         petr_ws.seen
     );
@@ -770,17 +795,21 @@ fn on_spin_a_mail_the_api_refused_is_sent_again_later_once() {
             .collect::<Vec<_>>()
     };
     let first = wait_until("the first attempt", || mine().into_iter().next());
-    // The core retries after 30 s; Spin has no alarms, so a later call to the tenant sends it.
-    thread::sleep(Duration::from_secs(31));
-    tenant.group("Later");
-    let again = wait_until("the second attempt", || mine().into_iter().nth(1));
+    let admin = &tenant.admin.token;
+    // Refused, so still owed (before and after the refusal is journaled).
+    assert_eq!(offline_owed(server, admin, &widget.id), 1);
+    // The core retries after its first pause (30 s of the server's clock: a real wait). Spin has
+    // no alarms: a call to the tenant once it is due sends it, as an admin reading the list does.
+    let again = wait_within(Duration::from_secs(90), "the second attempt", || {
+        offline_owed(server, admin, &widget.id);
+        mine().into_iter().nth(1)
+    });
     assert_eq!(
         again.header("Idempotency-Key"),
         first.header("Idempotency-Key")
     );
     assert_eq!(again.json(), first.json(), "the same mail");
-    tenant.group("Even later");
-    thread::sleep(Duration::from_secs(1));
+    wait_mails_settled(server, admin, &widget.id);
     assert_eq!(
         mine().len(),
         2,
@@ -825,20 +854,33 @@ fn typing_over_http_reaches_the_serving_operator_and_its_client_on_both_runtimes
     let t = client_events.wait_for::<Value>("the operator's typing", is_typing);
     assert_eq!(t, json!({"type": "typing", "from": "operator"}));
 
-    // Petr does not serve it: his typing is refused, and the client's never reached him.
+    // Petr does not serve it: his typing is refused, and the client's never reached him (by the
+    // time the next client's entry, journaled after it, reaches his stream).
     type_over_http(server, &path, &petr.token).expect_error(404, "not_found");
-    let petr_saw: Vec<Value> = petr_events.drain(Duration::from_millis(800));
+    let next = server.enter_ok(
+        &desk.widget.key,
+        UA_FIREFOX_UBUNTU,
+        &webchat("Next", "+420 777 000 116", "cs"),
+    );
+    petr_events.wait_for::<Value>("the next client waiting", |v| {
+        v["type"] == "client_waiting" && v["client"]["id"] == next.id.as_str()
+    });
     assert!(
-        !petr_saw.iter().any(is_typing),
-        "the client's typing reached another operator: {petr_saw:?}"
+        !petr_events.seen.iter().any(is_typing),
+        "the client's typing reached another operator: {:?}",
+        petr_events.seen
     );
     // Nor do the tokens mix.
     type_over_http(server, &path, &c.token).expect_error(403, "forbidden");
     type_over_http(server, "/api/v1/client/typing", &olga.token).expect_error(403, "forbidden");
-    // Typing is not journaled: a resumed stream replays no typing.
+    // Typing is not journaled: a stream resumed from the start replays no typing, up to a
+    // message posted after every typing call.
     let (mut again, _) = server.client_ws(&c.token, Some(0));
-    let replay: Vec<Value> = again.drain(Duration::from_millis(500));
-    assert!(!replay.iter().any(is_typing), "{replay:?}");
+    server.post_message(&olga.token, &session, "after the typing");
+    again.wait_for::<Value>("the later message", |v| {
+        v["type"] == "message" && v["message"]["text"] == "after the typing"
+    });
+    assert!(!again.seen.iter().any(is_typing), "{:?}", again.seen);
     for s in [olga_events, petr_events, client_events, again] {
         s.close();
     }

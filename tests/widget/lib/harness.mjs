@@ -431,17 +431,6 @@ export function widgetFrame(page) {
 
 export const tid = (scope, id) => scope.locator(`[data-testid="${id}"]`);
 
-/** Saves a screenshot when LOBBY_SCREENSHOT_DIR (or LOBBY_WIDGET_SCREENSHOTS=1 → docs/screenshots) says so. */
-export async function screenshot(page, name) {
-  const dir = process.env.LOBBY_SCREENSHOT_DIR ||
-    (process.env.LOBBY_WIDGET_SCREENSHOTS ? path.join(REPO, 'docs/screenshots') : null);
-  if (!dir) return null;
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, name);
-  await page.screenshot({ path: file });
-  return file;
-}
-
 // ------------------------------------------------------------------ one test file's world
 
 /** A server, its API and a company site: {server, api, site, teardown()}. */

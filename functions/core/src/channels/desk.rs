@@ -11,6 +11,7 @@
 //!   ([`Lobby::outbound_request`] builds the exact request) and settled with
 //!   [`Command::OutboundResult`]. A failure is retried with the e-mail outbox's backoff; the
 //!   final one is posted in the conversation as a system message, so the operator sees it.
+//!   Until settled a call is owed: the admin's view of a channel counts them ([`Lobby::owed_on`]).
 //! - Delivery reports (WhatsApp statuses, Messenger deliveries) update the operator's message.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -427,6 +428,15 @@ impl Lobby {
     /// When the next channel call is due.
     pub fn next_outgoing_at(&self) -> Option<Millis> {
         self.outgoing.values().filter_map(|o| o.next_at).min()
+    }
+
+    /// The calls owed to `channel`'s provider (stored, not yet settled by an answer) and when the
+    /// next of them is due: what an admin reads to see whether replies are held up, and what tells
+    /// that nothing more will be sent.
+    pub fn owed_on(&self, channel: Channel) -> (usize, Option<Millis>) {
+        let owed = self.outgoing.values().filter(|o| o.channel == channel);
+        let next = owed.clone().filter_map(|o| o.next_at).min();
+        (owed.count(), next)
     }
 
     /// The exact HTTP request of an owed call, built from the channel's configuration now (so a
