@@ -14,10 +14,13 @@
 //! connection commits and reads no table), every 5 ms; only when it moved does the stream read
 //! the journal after its last seq and the typing table after its cursor (`lobby_core::watch`
 //! decides, and reads unconditionally with every keepalive in case a database's counter does
-//! not move). An entry thus reaches an operator's stream a few ms after it commits, and a quiet
-//! stream costs one tiny statement per look instead of two indexed queries every 200 ms. The
-//! Spin variable `lobby_stream_change_check = "poll"` restores the plain 200 ms read of the
-//! journal, for a database whose connections do not see each other's commits in that counter.
+//! not move). An entry thus reaches an operator's stream a few ms after it commits (instead of
+//! up to 200 ms). The price is the looks: a quiet stream runs some 150-200 tiny statements a
+//! second instead of 10 indexed queries, and each look wakes the instance, which in all costs
+//! the host more than the old poll did (BENCHMARKS.md measures both ways). The Spin variable
+//! `lobby_stream_change_check = "poll"` restores the plain 200 ms read of the journal: for a
+//! database whose connections do not see each other's commits in that counter, or a deployment
+//! with many idle streams that would rather spend less than deliver sooner.
 //!
 //! After 25 s (the Spin variable `lobby_stream_seconds`) the stream ends, so that no request
 //! runs forever on a Spin host; EventSource reconnects by itself (`retry: 1000`) and sends the
