@@ -11,6 +11,7 @@
 //! - [`outbox`]: e-mails owed (offline form), their retries and MIME form.
 //! - [`openapi`]: the OpenAPI document the server serves.
 //! - [`snapshot`]: when the journal snapshots a tenant's state, and how it is stored in parts.
+//! - [`watch`]: when an event stream without pushes (Spin's) looks at the journal, and reads it.
 
 pub mod api;
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod snapshot;
 pub mod views;
+pub mod watch;
 
 pub use error::ApiError;
 pub use lobby::{Command, Event, Lobby, Millis};

@@ -322,6 +322,19 @@ impl Journal {
         .map(|_| ())
     }
 
+    /// SQLite's `PRAGMA data_version` on this connection: a number that changes whenever another
+    /// connection commits (any tenant, any table), and stays put otherwise. It reads no table, so
+    /// an event stream asks it often and reads the journal only when it moved. Only a connection
+    /// of one's own sees others' commits so: each `Connection::open` is its own connection on
+    /// Spin's local SQLite (and on tests/spin-host).
+    pub fn data_version(&self) -> Result<i64, ApiError> {
+        let rows = self.exec("PRAGMA data_version", vec![])?;
+        match rows.first().and_then(|r| r.first()) {
+            Some(Value::Integer(v)) => Ok(*v),
+            _ => Err(internal("PRAGMA data_version answered no number")),
+        }
+    }
+
     /// The newest typing row's id (any tenant): where a new stream starts looking.
     pub fn typing_cursor(&self) -> Result<u64, ApiError> {
         let rows = self.exec("SELECT coalesce(max(id), 0) FROM typing", vec![])?;

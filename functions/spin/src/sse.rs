@@ -4,19 +4,35 @@
 //!
 //! The stream starts like the WebSocket: `hello` (operators) or `status` (clients), then the
 //! replay of what was missed since `after` (journal sequence numbers for operators, message
-//! numbers for clients, as on Cloudflare). Then it stays open and polls the journal every
-//! 200 ms, applying new events to its own copy of the tenant's `Lobby` and projecting them with
-//! the same `Lobby::operator_event` / `client_event` the Durable Object uses. After 25 s (the
-//! Spin variable `lobby_stream_seconds`) it ends, so that no request runs forever on a Spin
-//! host; EventSource reconnects by itself (`retry: 1000`) and sends the last `id:` it saw as
-//! `Last-Event-ID`, which is `after`.
+//! numbers for clients, as on Cloudflare). Then it stays open and follows the journal, applying
+//! new events to its own copy of the tenant's `Lobby` and projecting them with the same
+//! `Lobby::operator_event` / `client_event` the Durable Object uses.
+//!
+//! Following without a push: the instance serving the stream shares no memory with the
+//! instances that append events, so it looks at the database. Each look is SQLite's
+//! `PRAGMA data_version` on the stream's own long-lived connection (it changes only when another
+//! connection commits and reads no table), every 5 ms; only when it moved does the stream read
+//! the journal after its last seq and the typing table after its cursor (`lobby_core::watch`
+//! decides, and reads unconditionally with every keepalive in case a database's counter does
+//! not move). An entry thus reaches an operator's stream a few ms after it commits (instead of
+//! up to 200 ms). The price is the looks: a quiet stream runs some 150-200 tiny statements a
+//! second instead of 10 indexed queries, and each look wakes the instance, which in all costs
+//! the host more than the old poll did (BENCHMARKS.md measures both ways). The Spin variable
+//! `lobby_stream_change_check = "poll"` restores the plain 200 ms read of the journal: for a
+//! database whose connections do not see each other's commits in that counter, or a deployment
+//! with many idle streams that would rather spend less than deliver sooner.
+//!
+//! After 25 s (the Spin variable `lobby_stream_seconds`) the stream ends, so that no request
+//! runs forever on a Spin host; EventSource reconnects by itself (`retry: 1000`) and sends the
+//! last `id:` it saw as `Last-Event-ID`, which is `after`.
 //! Operator frames carry their journal seq as `id:`, and an `id:`-only line after the replay
 //! and after each batch moves the cursor past events this operator does not see; client message
 //! frames carry the message's seq. Every 5 s a named `keepalive` event (`data: {}`) proves the
 //! stream alive to a reader that watches for silence (the operator app does).
 //! "Typing…" (`POST /client/typing`, `/sessions/{id}/typing`; never journaled) is stored in a
-//! small table that each poll also reads; its frames carry no `id:`. The streams also send the
-//! mails and provider calls that are due (`deliver`): Spin has no alarms.
+//! small table that each read also reads (its commit moves the counter like any other); its
+//! frames carry no `id:`. The streams also send the mails and provider calls that are due
+//! (`deliver`): Spin has no alarms.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,6 +41,7 @@ use futures::SinkExt;
 use http_body_util::BodyExt;
 use lobby_core::api::{Actor, Meta};
 use lobby_core::views::TypingTo;
+use lobby_core::watch::{Mode, Watch};
 use lobby_core::{ApiError, Lobby};
 use lobby_wire::{ClientEvent, OperatorEvent, Party};
 use spin_sdk::http::Response;
@@ -34,15 +51,21 @@ use crate::{error_response, now_millis, Body};
 
 /// At most this many journal events are replayed to a reconnecting operator (as on Cloudflare).
 const MAX_REPLAY: u32 = 50_000;
-const POLL: Duration = Duration::from_millis(200);
+/// At most this many new events per read; a full read is followed by another at the next look.
+const READ_LIMIT: u32 = 1_000;
 /// How long a stream stays open unless the Spin variable `lobby_stream_seconds` says otherwise.
 const STREAM_SECONDS: u32 = 25;
-/// A `keepalive` event every this many polls (5 s): keeps proxies from closing a quiet stream,
-/// and tells a reader that the stream is alive (an `EventSource` dispatches no event for a
-/// comment or an `id:`-only line, so a reader could not tell a quiet stream from a dead one).
-const KEEPALIVE_POLLS: u32 = 25;
+/// The `keepalive` event (every `watch::KEEPALIVE_MS`): keeps proxies from closing a quiet
+/// stream, and tells a reader that the stream is alive (an `EventSource` dispatches no event for
+/// a comment or an `id:`-only line, so a reader could not tell a quiet stream from a dead one).
 /// A named event: `EventSource.onmessage` never sees it, only a `keepalive` listener.
 const KEEPALIVE: &str = "event: keepalive\ndata: {}\n\n";
+
+/// Milliseconds on the monotonic clock (`wasi:clocks/monotonic-clock`): the stream's schedule
+/// must not jump with the wall clock.
+fn monotonic_millis() -> i64 {
+    (spin_sdk::wasip3::clocks::monotonic_clock::now() / 1_000_000) as i64
+}
 
 /// Who reads the stream.
 enum Reader {
@@ -127,7 +150,7 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
         .parse::<u32>()
         .unwrap_or(STREAM_SECONDS)
         .clamp(1, 3600);
-    let polls = seconds * 1000 / POLL.as_millis() as u32;
+    let mode = Mode::parse(&crate::variable("lobby_stream_change_check").await);
     let journal = Journal::open(&tenant).await?;
     journal.begin_read().await?;
     let start = (|| {
@@ -184,34 +207,53 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
                 return;
             }
         }
-        for poll in 1..=polls {
-            spin_sdk::time::sleep(POLL).await;
-            let new = match journal.after(last, 1_000) {
-                Ok(new) => new,
-                Err(e) => {
-                    eprintln!("lobby: event stream: {e}");
-                    return;
+        let mut watch = Watch::new(mode, monotonic_millis(), seconds);
+        while let Some(wait) = watch.wait(monotonic_millis()) {
+            spin_sdk::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
+            // The counter before the journal: a commit after this read moves it for the next look.
+            let counter = if watch.wants_counter() {
+                match journal.data_version() {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        eprintln!("lobby: event stream: {e}");
+                        None
+                    }
                 }
+            } else {
+                None
             };
+            let look = watch.look(monotonic_millis(), counter);
             let mut out = Vec::new();
-            match journal.typing_after(typing) {
-                Ok((rows, cursor)) => {
-                    typing = cursor;
-                    out.extend(rows.iter().filter_map(|t| typing_frame(&reader, t)));
+            if look.read {
+                let new = match journal.after(last, READ_LIMIT) {
+                    Ok(new) => new,
+                    Err(e) => {
+                        eprintln!("lobby: event stream: {e}");
+                        return;
+                    }
+                };
+                if new.len() >= READ_LIMIT as usize {
+                    watch.read_again();
                 }
-                Err(e) => eprintln!("lobby: event stream: {e}"),
+                match journal.typing_after(typing) {
+                    Ok((rows, cursor)) => {
+                        typing = cursor;
+                        out.extend(rows.iter().filter_map(|t| typing_frame(&reader, t)));
+                    }
+                    Err(e) => eprintln!("lobby: event stream: {e}"),
+                }
+                if !new.is_empty() {
+                    for s in &new {
+                        lobby.apply(&s.event, s.at);
+                    }
+                    last = new.last().map_or(last, |s| s.seq);
+                    project(&lobby, &reader, &new, &mut out);
+                    if matches!(reader, Reader::Operator { .. }) {
+                        out.push(cursor(last));
+                    }
+                }
             }
-            if !new.is_empty() {
-                for s in &new {
-                    lobby.apply(&s.event, s.at);
-                }
-                last = new.last().map_or(last, |s| s.seq);
-                project(&lobby, &reader, &new, &mut out);
-                if matches!(reader, Reader::Operator { .. }) {
-                    out.push(cursor(last));
-                }
-            }
-            if poll % KEEPALIVE_POLLS == 0 {
+            if look.keepalive {
                 out.push(KEEPALIVE.into());
                 // Spin has no alarms: open streams drive the retries of mails and provider calls.
                 if crate::deliver::any_due(&lobby, now_millis()) {

@@ -182,6 +182,17 @@ struct Running {
     watchdog: Option<Child>,
 }
 
+/// The Spin host's SQLite counters at one moment of its own monotonic clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostStats {
+    /// When the host wrote them, µs since it started.
+    pub micros: u64,
+    /// Statements the components ran, of which `PRAGMA`s, and the time spent running them.
+    pub statements: u64,
+    pub pragmas: u64,
+    pub sqlite_nanos: u64,
+}
+
 /// One `wrangler dev` serving the worker, with its ports, persistence folder and secret.
 pub struct Server {
     port: u16,
@@ -285,6 +296,31 @@ impl Server {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
+    /// The server's process id (the leader of its process group), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.running.lock().unwrap().as_ref().map(|r| r.child.id())
+    }
+
+    fn host_stats_path(&self) -> PathBuf {
+        self.dir.join("spin-host-stats")
+    }
+
+    /// What the Spin host's components asked of SQLite so far (`SPIN_HOST_STATS`, rewritten by
+    /// the host every 50 ms); `None` on Cloudflare or before the host first wrote it.
+    pub fn host_stats(&self) -> Option<HostStats> {
+        let text = fs::read_to_string(self.host_stats_path()).ok()?;
+        let field = |name: &str| -> Option<u64> {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        };
+        Some(HostStats {
+            micros: field("micros")?,
+            statements: field("statements")?,
+            pragmas: field("pragmas")?,
+            sqlite_nanos: field("sqlite_nanos")?,
+        })
+    }
+
     /// Whether `wrangler dev` is running (not killed, not exited).
     pub fn is_running(&self) -> bool {
         let mut running = self.running.lock().unwrap();
@@ -352,6 +388,7 @@ impl Server {
             .env("SPIN_VARIABLE_LOBBY_MAIL_API", &self.mail_api.base)
             .env("SPIN_VARIABLE_LOBBY_MAIL_KEY", &self.mail_key)
             .env("SPIN_VARIABLE_LOBBY_MAIL_FROM", "lobby@e2e.example")
+            .env("SPIN_HOST_STATS", self.host_stats_path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)

@@ -9,7 +9,9 @@
 //! the triggers over HTTP/1.1, and gives every request a fresh instance (as Spin does) with
 //! WASI 0.2 + 0.3, `wasi:http` (outbound too), `spin:sqlite` and `spin:variables`.
 //! Environment: `SPIN_VARIABLE_<NAME>` (application variables), `SPIN_HOST_SQLITE_PATH` (the
-//! `default` database file), `SPIN_HOST_LISTEN` (instead of `--listen`).
+//! `default` database file), `SPIN_HOST_LISTEN` (instead of `--listen`), `SPIN_HOST_STATS` (a
+//! file the host keeps up to date with how many SQLite statements the components ran, and how
+//! long they took).
 
 mod manifest;
 mod rename;
@@ -254,6 +256,30 @@ async fn serve(
     }
 }
 
+/// Writes the SQLite statistics (`spin_api::STATS`) to `path` every 50 ms, with the host's
+/// monotonic time in µs, so that a reader can take rates over its own window without asking.
+/// Written to a scratch file and renamed, so a reader never sees half a file.
+async fn write_stats(path: PathBuf) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let start = Instant::now();
+    let scratch = path.with_extension("tmp");
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tick.tick().await;
+        let s = &spin_api::STATS;
+        let text = format!(
+            "micros {}\nstatements {}\npragmas {}\nsqlite_nanos {}\n",
+            start.elapsed().as_micros(),
+            s.statements.load(Relaxed),
+            s.pragmas.load(Relaxed),
+            s.nanos.load(Relaxed),
+        );
+        if std::fs::write(&scratch, text).is_ok() {
+            let _ = std::fs::rename(&scratch, &path);
+        }
+    }
+}
+
 fn args() -> Result<(PathBuf, SocketAddr)> {
     let mut manifest = PathBuf::from("spin.toml");
     let mut listen = std::env::var("SPIN_HOST_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
@@ -358,6 +384,9 @@ async fn main() -> Result<()> {
         }));
     }
     let handlers = Arc::new(handlers);
+    if let Some(path) = std::env::var_os("SPIN_HOST_STATS") {
+        tokio::spawn(write_stats(PathBuf::from(path)));
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rusqlite::types::ValueRef;
@@ -92,7 +93,43 @@ fn io(e: rusqlite::Error) -> Error {
     Error::Io(e.to_string())
 }
 
+/// What the components asked of SQLite since the host started: statements run, how many of them
+/// were `PRAGMA`s, and the time spent running them (prepare, bind, step, copy out). The benchmark
+/// reads them (`SPIN_HOST_STATS`) to weigh what an idle event stream costs the database.
+pub struct Stats {
+    pub statements: AtomicU64,
+    pub pragmas: AtomicU64,
+    pub nanos: AtomicU64,
+}
+
+pub static STATS: Stats = Stats {
+    statements: AtomicU64::new(0),
+    pragmas: AtomicU64::new(0),
+    nanos: AtomicU64::new(0),
+};
+
 fn execute(c: &rusqlite::Connection, sql: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
+    let started = std::time::Instant::now();
+    let r = execute_timed(c, sql, params);
+    let pragma = sql
+        .trim_start()
+        .get(..6)
+        .is_some_and(|w| w.eq_ignore_ascii_case("pragma"));
+    STATS.statements.fetch_add(1, Ordering::Relaxed);
+    if pragma {
+        STATS.pragmas.fetch_add(1, Ordering::Relaxed);
+    }
+    STATS
+        .nanos
+        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    r
+}
+
+fn execute_timed(
+    c: &rusqlite::Connection,
+    sql: &str,
+    params: Vec<Value>,
+) -> Result<QueryResult, Error> {
     let begin = sql
         .trim_start()
         .get(..5)

@@ -7,7 +7,10 @@
 //! 2. Through `wrangler dev`: entry → accept → operator message → close cycles over HTTP, next to
 //!    the empty Durable Object round trip (`GET /api/v1/ping`), in alternating blocks.
 //! 3. The latency from a client's entry to the `client_waiting` event on an operator's WebSocket,
-//!    next to the ping's round trip.
+//!    next to the ping's round trip; 2 and 3 again on the local Spin host (Server-Sent Events).
+//! 4. What an idle event stream costs the Spin host (SQLite statements, time inside SQLite, host
+//!    CPU), the previous way (the journal read every 200 ms) and the current one (SQLite's change
+//!    counter every 5 ms), each on a fresh host.
 //!
 //! This machine is shared and noisy: every figure is reported next to a baseline measured in the
 //! same run, and blocks of the measured path and of the baseline alternate so that noise hits
@@ -54,6 +57,9 @@ const WARMUP_PINGS: usize = 100;
 const WARMUP_CYCLES: usize = 25;
 /// Entry → operator event samples (each followed by one ping for the baseline).
 const LATENCY_SAMPLES: usize = 200;
+/// Idle operator streams held open on the Spin host, and for how long their cost is measured.
+const IDLE_STREAMS: usize = 40;
+const IDLE_SECONDS: f64 = 10.0;
 
 const T0: Millis = 1_700_000_000_000;
 const SECRET: &[u8] = b"bench token secret, at least 32 bytes long";
@@ -726,6 +732,108 @@ fn bench_server(runtime_name: &str) -> Http {
     h
 }
 
+// ------------------------------------------------------------------ 4. idle event streams on Spin
+
+/// What idle operator event streams cost the Spin host, per stream and second, over and above
+/// the same host with no stream open.
+struct Idle {
+    streams: usize,
+    seconds: f64,
+    /// SQLite statements per stream per second, of which `PRAGMA`s.
+    statements: f64,
+    pragmas: f64,
+    /// Time inside SQLite (the host's `spin:sqlite` execute) per stream per second, µs.
+    sqlite_us: f64,
+    /// The host process's CPU time (all threads: wasm, timers, SQLite, HTTP) per stream per
+    /// second, µs.
+    cpu_us: f64,
+}
+
+/// User + system CPU time of process `pid` (all its threads), µs.
+fn cpu_micros(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) close with ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    let hz = sh("getconf", &["CLK_TCK"]).parse::<u64>().unwrap_or(100);
+    ticks * 1_000_000 / hz
+}
+
+/// The host's statistics once it has written them after `after` (its own clock, µs).
+fn fresh_stats(server: &Server, after: u64) -> lobby_e2e::HostStats {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(s) = server.host_stats().filter(|s| s.micros > after) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Spin host did not write its statistics (SPIN_HOST_STATS)"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Statements, PRAGMAs, SQLite µs and CPU µs per second over a window of `secs` on `server`.
+fn idle_window(server: &Server, secs: f64) -> [f64; 4] {
+    let pid = server.pid().expect("the Spin host runs");
+    let s0 = fresh_stats(server, 0);
+    let s0 = fresh_stats(server, s0.micros);
+    let c0 = cpu_micros(pid);
+    let t0 = Instant::now();
+    // A measuring window, not a wait for a state: nothing is asserted on what it saw.
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    let s1 = fresh_stats(server, s0.micros);
+    let c1 = cpu_micros(pid);
+    let wall = t0.elapsed().as_secs_f64();
+    let host = (s1.micros - s0.micros) as f64 / 1e6;
+    [
+        (s1.statements - s0.statements) as f64 / host,
+        (s1.pragmas - s0.pragmas) as f64 / host,
+        (s1.sqlite_nanos - s0.sqlite_nanos) as f64 / 1e3 / host,
+        (c1 - c0) as f64 / wall,
+    ]
+}
+
+/// `streams` idle operator streams on a quiet tenant of a fresh Spin host whose streams notice
+/// events by `change_check` (the Spin variable `lobby_stream_change_check`).
+fn bench_idle(change_check: &str, streams: usize) -> Idle {
+    eprintln!("[bench] idle streams on the Spin host, lobby_stream_change_check = {change_check}");
+    std::env::set_var("LOBBY_E2E_RUNTIME", "spin");
+    std::env::set_var("SPIN_VARIABLE_LOBBY_STREAM_CHANGE_CHECK", change_check);
+    let server = Server::start();
+    std::env::remove_var("SPIN_VARIABLE_LOBBY_STREAM_CHANGE_CHECK");
+    let desk = server.desk("idle", &["Ann"], 100);
+    let ann = desk.ops[0].token.clone();
+    let none = idle_window(&server, IDLE_SECONDS / 2.0);
+    let open: Vec<Ws> = (0..streams)
+        .map(|_| server.operator_ws(&ann, None).0)
+        .collect();
+    let some = idle_window(&server, IDLE_SECONDS);
+    for ws in open {
+        ws.close();
+    }
+    std::env::remove_var("LOBBY_E2E_RUNTIME");
+    let per = |i: usize| (some[i] - none[i]).max(0.0) / streams as f64;
+    let idle = Idle {
+        streams,
+        seconds: IDLE_SECONDS,
+        statements: per(0),
+        pragmas: per(1),
+        sqlite_us: per(2),
+        cpu_us: per(3),
+    };
+    eprintln!(
+        "[bench]   per idle stream and second: {:.1} statements ({:.1} PRAGMA), {:.1} µs in SQLite, {:.0} µs host CPU",
+        idle.statements, idle.pragmas, idle.sqlite_us, idle.cpu_us
+    );
+    idle
+}
+
 // ------------------------------------------------------------------ the report
 
 fn sh(cmd: &str, args: &[&str]) -> String {
@@ -765,6 +873,10 @@ fn main() {
     std::env::set_var("LOBBY_E2E_RUNTIME", "spin");
     let spin = bench_server("the Spin host");
     std::env::remove_var("LOBBY_E2E_RUNTIME");
+    // What a quiet stream costs, the previous way (a journal read every 200 ms) and the current
+    // one (SQLite's change counter every 5 ms), each on a fresh host, in the same run.
+    let idle_poll = bench_idle("poll", IDLE_STREAMS);
+    let idle_counter = bench_idle("data_version", IDLE_STREAMS);
     let file_size = |rel: &str| -> (u64, u64) {
         let path = repo_root().join(rel);
         let raw = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -894,6 +1006,36 @@ fn main() {
         num(lat_p50),
         ratio(percentile_ms(&spin.lat_event, 0.5) / lat_p50),
     );
+    let idle_ratio = |before: f64, after: f64| {
+        if after <= 0.0 {
+            "none left".to_string()
+        } else if before >= after {
+            format!("**{:.1}× less**", before / after)
+        } else {
+            format!("**{:.1}× more**", after / before)
+        }
+    };
+    let _ = writeln!(
+        t,
+        "| On the Spin host: one idle operator event stream ({} open on a quiet tenant, {} s; what they add to a host with none open, per stream and second) | SQLite's change counter every 5 ms (the default): **{} statements** ({} of them `PRAGMA data_version`), {} µs inside SQLite, **{} µs host CPU** | the previous design, same run (`lobby_stream_change_check = \"poll\"`: the journal and typing queries every 200 ms): {} statements ({} `PRAGMA`), {} µs inside SQLite, {} µs host CPU | statements {}; time inside SQLite {}; host CPU {}; journal and typing queries (the statements other than `PRAGMA`) {} |",
+        idle_counter.streams,
+        num(idle_counter.seconds),
+        num(idle_counter.statements),
+        num(idle_counter.pragmas),
+        num(idle_counter.sqlite_us),
+        num(idle_counter.cpu_us),
+        num(idle_poll.statements),
+        num(idle_poll.pragmas),
+        num(idle_poll.sqlite_us),
+        num(idle_poll.cpu_us),
+        idle_ratio(idle_poll.statements, idle_counter.statements),
+        idle_ratio(idle_poll.sqlite_us, idle_counter.sqlite_us),
+        idle_ratio(idle_poll.cpu_us, idle_counter.cpu_us),
+        idle_ratio(
+            idle_poll.statements - idle_poll.pragmas,
+            idle_counter.statements - idle_counter.pragmas
+        ),
+    );
     let _ = writeln!(
         t,
         "| Spin component (`functions/spin/build/lobby_spin.wasm`, wasm32-wasip2) | {} KB, **{} KB gzip** | the Cloudflare worker's Wasm: {} KB, {} KB gzip | {} the worker (gzip) |",
@@ -913,7 +1055,7 @@ fn main() {
     );
     let _ = writeln!(
         md,
-        "- Run: {date}, {} s in all\n- Machine: {nproc} cores (`nproc`), `{arch}` (`uname -m`), {kernel}; load average at the end {load}\n- Command: `make bench`\n",
+        "- Run: {date}, {} s in all\n- Machine: {nproc} cores (`nproc`), `{arch}` (`uname -m`), {kernel}; load average at the end {load}\n- Command: `make bench` (this part alone: `cargo run --release -p lobby-e2e --bin bench`; the sections of the two browser benchmarks below carry their own dates)\n",
         started.elapsed().as_secs()
     );
     let _ = writeln!(
@@ -964,7 +1106,13 @@ command requests/s ÷ its ping requests/s.\nThe client is the e2e harness's bloc
 
     let _ = writeln!(
         md,
-        "**On the Spin host.** The same set-up and the same rounds, run right after the wrangler dev\npart against `tests/spin-host` (wasmtime serving `spin.toml`, the component built for\nwasm32-wasip2, state in one SQLite file). Each request is a fresh component instance that loads\nthe tenant (snapshot + events since) inside one write transaction; the operator's events come as\nServer-Sent Events, which the component reads from the journal every 200 ms, so the entry →\nevent latency there is bounded below by that poll. The local host is not Fermyon's: compare the\nratios, not the absolute figures, with a real Spin deployment.\n"
+        "**On the Spin host.** The same set-up and the same rounds, run right after the wrangler dev\npart against `tests/spin-host` (wasmtime serving `spin.toml`, the component built for\nwasm32-wasip2, state in one SQLite file). Each request is a fresh component instance that loads\nthe tenant (snapshot + events since) inside one write transaction; the operator's events come as\nServer-Sent Events: the stream's instance asks SQLite's change counter (`PRAGMA data_version`\non its own connection) every 5 ms and reads the journal when it moved. The local host is not\nFermyon's: compare the ratios, not the absolute figures, with a real Spin deployment.\n"
+    );
+    let _ = writeln!(
+        md,
+        "**Idle streams on the Spin host.** After the rounds above, two fresh Spin hosts in turn, one\nper way a stream notices events (the Spin variable `lobby_stream_change_check`: `poll`, the\nprevious design, reads the journal and the typing table every 200 ms; `data_version`, the\ndefault, asks the change counter every 5 ms and reads only when it moved). On each: one tenant,\none operator; a window of {} s with no stream open, then {IDLE_STREAMS} of that operator's streams\nopened and held, unread and quiet, for a window of {} s. The host counts every `spin:sqlite`\nstatement, the `PRAGMA`s among them and the time spent running them (prepare, bind, step,\ncopy out; `SPIN_HOST_STATS`, rates over the host's own clock); the host process's CPU time\n(user + system, all threads, `/proc/PID/stat`) covers everything else a stream costs (its timer,\nthe Wasm, the host calls). Each figure is the streams' window minus the empty one, divided by\nthe streams and the seconds.\n",
+        num(IDLE_SECONDS / 2.0),
+        num(IDLE_SECONDS),
     );
 
     println!("\n{t}");
