@@ -451,7 +451,9 @@ fn the_channel_routes_resolve_and_hooks_are_routed_apart() {
         404
     );
     // The methods a channel's webhook answers: Meta's verify with a GET, VK only POSTs.
-    let put = hook_route("PUT", "/hooks/acme/messenger").unwrap().unwrap_err();
+    let put = hook_route("PUT", "/hooks/acme/messenger")
+        .unwrap()
+        .unwrap_err();
     assert_eq!(put.status(), 405);
     assert_eq!(put.headers(), vec![("Allow", "GET, POST".to_string())]);
     for method in ["PUT", "GET"] {

@@ -260,6 +260,7 @@ pub struct HookOperation {
 
 const HOOK_BODY: Option<Request> = routes::body(Schema::json(|| json!({"type": "object"})));
 const NOT_CONFIGURED: Answer = says(404, "the channel is not configured", Body::Error);
+const MALFORMED: Answer = says(400, "malformed", Body::Error);
 
 /// Meta's verification handshake (Messenger and WhatsApp subscribe their webhooks alike).
 macro_rules! meta_verification {
@@ -306,7 +307,7 @@ macro_rules! meta_delivery {
             request: HOOK_BODY,
             answers: &[
                 says(200, "ok", Body::Text),
-                says(400, "malformed", Body::Error),
+                MALFORMED,
                 says(401, "no signature", Body::Error),
                 says(403, "wrong signature", Body::Error),
                 NOT_CONFIGURED,
@@ -355,7 +356,7 @@ pub static HOOKS: &[HookOperation] = &[
             request: HOOK_BODY,
             answers: &[
                 says(200, "the confirmation string, or ok", Body::Text),
-                says(400, "malformed", Body::Error),
+                MALFORMED,
                 says(401, "no secret", Body::Error),
                 says(403, "wrong secret or community", Body::Error),
                 NOT_CONFIGURED,
