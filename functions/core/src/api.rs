@@ -86,97 +86,16 @@ pub enum Access {
     Client,
 }
 
-/// Resolves a method and path to a route (404 `not_found` / 405 otherwise).
+/// Resolves a method and path to a route (404 `not_found` / 405 otherwise), by the route table
+/// ([`crate::routes::OPERATIONS`]), which also describes each route in the served document.
 pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
-    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let m = method.to_ascii_uppercase();
-    let s = |i: usize| segs.get(i).map(|x| x.to_string()).unwrap_or_default();
-    let found: Option<(&[&str], Route)> = match segs.as_slice() {
-        ["healthz"] => Some((&["GET"], Route::Healthz)),
-        ["api", "v1", rest @ ..] => match rest {
-            ["openapi.json"] => Some((&["GET"], Route::OpenApi)),
-            ["tenants"] => Some((&["POST"], Route::CreateTenant)),
-            ["auth", "login"] => Some((&["POST"], Route::Login)),
-            ["groups"] => Some(pick(&m, Route::ListGroups, Route::CreateGroup)),
-            ["operators"] => Some(pick(&m, Route::ListOperators, Route::CreateOperator)),
-            ["widgets"] => Some(pick(&m, Route::ListWidgets, Route::CreateWidget)),
-            ["me"] => Some((&["GET"], Route::Me)),
-            ["me", "status"] => Some((&["PUT"], Route::SetStatus)),
-            ["ping"] => Some((&["GET"], Route::Ping)),
-            ["queue"] => Some((&["GET"], Route::Queue)),
-            ["clients", _, "preview"] => Some((&["GET"], Route::Preview { client: s(3) })),
-            ["clients", _, "tags"] => Some((&["POST"], Route::AddTag { client: s(3) })),
-            ["clients", _, "notes"] => Some((&["POST"], Route::AddNote { client: s(3) })),
-            ["operators", _] => Some((&["PUT"], Route::UpdateOperator { operator: s(3) })),
-            ["queue", _, "accept"] => Some((&["POST"], Route::Accept { client: s(3) })),
-            ["queue", _, "redirect"] => Some((&["POST"], Route::Redirect { client: s(3) })),
-            ["sessions"] => Some((&["GET"], Route::MySessions)),
-            ["sessions", _, "messages"] => Some(pick(
-                &m,
-                Route::SessionMessages { session: s(3) },
-                Route::PostSessionMessage { session: s(3) },
-            )),
-            ["sessions", _, "close"] => Some((&["POST"], Route::CloseSession { session: s(3) })),
-            ["sessions", _, "typing"] => Some((&["POST"], Route::SessionTyping { session: s(3) })),
-            ["operator", "events"] => Some((&["GET"], Route::OperatorEvents)),
-            ["widgets", _, "entries"] => Some((&["POST"], Route::WidgetEntry { key: s(3) })),
-            ["widgets", _, "config"] => Some((&["GET"], Route::WidgetConfig { key: s(3) })),
-            ["widgets", _, "offline"] => Some((&["POST"], Route::WidgetOffline { key: s(3) })),
-            ["invitations"] => Some((&["POST"], Route::CreateInvitation)),
-            ["channels"] => Some((&["GET"], Route::ListChannels)),
-            ["channels", "whatsapp", "templates"] => Some((&["GET"], Route::WhatsappTemplates)),
-            ["sessions", _, "template"] => Some((&["POST"], Route::SendTemplate { session: s(3) })),
-            ["channels", _] => Some((
-                &["GET", "PUT"],
-                if m == "GET" {
-                    Route::GetChannel { channel: s(3) }
-                } else {
-                    Route::ConfigureChannel { channel: s(3) }
-                },
-            )),
-            ["client", "messages"] => {
-                Some(pick(&m, Route::ClientMessages, Route::PostClientMessage))
-            }
-            ["client", "pages"] => Some((&["POST"], Route::ClientPages)),
-            ["client", "leave"] => Some((&["POST"], Route::ClientLeave)),
-            ["client", "typing"] => Some((&["POST"], Route::ClientTyping)),
-            ["client", "events"] => Some((&["GET"], Route::ClientEvents)),
-            _ => None,
-        },
-        _ => None,
-    };
-    match found {
-        None => Err(ApiError::NoRoute(path.to_string())),
-        Some((methods, r)) if methods.contains(&m.as_str()) => Ok(r),
-        Some((methods, _)) => Err(ApiError::method_not_allowed(m, methods)),
-    }
-}
-
-/// GET or POST on one path.
-fn pick(method: &str, get: Route, post: Route) -> (&'static [&'static str], Route) {
-    (&["GET", "POST"], if method == "GET" { get } else { post })
+    crate::routes::find(method, path)
 }
 
 impl Route {
+    /// Who may call this route: its entry's in the route table.
     pub fn access(&self) -> Access {
-        use Route::*;
-        match self {
-            Healthz | OpenApi => Access::Public,
-            CreateTenant => Access::Platform,
-            Login => Access::Login,
-            CreateGroup
-            | CreateOperator
-            | UpdateOperator { .. }
-            | ListWidgets
-            | CreateWidget
-            | ListChannels
-            | GetChannel { .. }
-            | ConfigureChannel { .. } => Access::Admin,
-            WidgetEntry { .. } | WidgetConfig { .. } | WidgetOffline { .. } => Access::Widget,
-            ClientMessages | PostClientMessage | ClientPages | ClientLeave | ClientTyping
-            | ClientEvents => Access::Client,
-            _ => Access::Operator,
-        }
+        self.operation().access
     }
 
     /// The widget key of a widget route.
@@ -490,9 +409,13 @@ impl Lobby {
             return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }
         if self.tenant.is_none() && *route != Route::CreateTenant {
-            return Err(match route {
-                Route::Login => ApiError::Unauthorized("wrong tenant, e-mail or password".into()),
-                Route::WidgetEntry { key } => ApiError::not_found(format!("widget {key}")),
+            // A widget key names its tenant: with no tenant there is no such widget (every
+            // widget route answers as for an unknown key of an existing tenant).
+            return Err(match (route, route.widget_key()) {
+                (Route::Login, _) => {
+                    ApiError::Unauthorized("wrong tenant, e-mail or password".into())
+                }
+                (_, Some(key)) => ApiError::not_found(format!("widget {key}")),
                 _ => ApiError::Unauthorized("this tenant does not exist".into()),
             });
         }

@@ -7,9 +7,11 @@
 //! - [`auth`]: password hashes and signed, expiring tokens.
 //! - [`client_info`]: browser, OS and language of a client.
 //! - [`api`]: the HTTP API's routes, who may call them, and what each call does to a tenant.
+//! - [`routes`]: the route table the router matches and the OpenAPI document describes.
 //! - [`invitation`]: six-digit invitation codes and the guard against guessing them.
 //! - [`outbox`]: e-mails owed (offline form), their retries and MIME form.
-//! - [`openapi`]: the OpenAPI document the server serves.
+//! - [`openapi`]: the OpenAPI document the server serves, generated from the route table and the
+//!   wire types.
 //! - [`snapshot`]: when the journal snapshots a tenant's state, and how it is stored in parts.
 //! - [`watch`]: when an event stream without pushes (Spin's) looks at the journal, and reads it.
 
@@ -23,6 +25,7 @@ pub mod invitation;
 pub mod lobby;
 pub mod openapi;
 pub mod outbox;
+pub mod routes;
 pub mod snapshot;
 pub mod views;
 pub mod watch;

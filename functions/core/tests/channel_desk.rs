@@ -450,9 +450,17 @@ fn the_channel_routes_resolve_and_hooks_are_routed_apart() {
             .status(),
         404
     );
-    let put = hook_route("PUT", "/hooks/acme/vk").unwrap().unwrap_err();
+    // The methods a channel's webhook answers: Meta's verify with a GET, VK only POSTs.
+    let put = hook_route("PUT", "/hooks/acme/messenger")
+        .unwrap()
+        .unwrap_err();
     assert_eq!(put.status(), 405);
     assert_eq!(put.headers(), vec![("Allow", "GET, POST".to_string())]);
+    for method in ["PUT", "GET"] {
+        let e = hook_route(method, "/hooks/acme/vk").unwrap().unwrap_err();
+        assert_eq!(e.status(), 405, "{method}");
+        assert_eq!(e.headers(), vec![("Allow", "POST".to_string())]);
+    }
     assert_eq!(
         hook_route("GET", "/hooks/Not_A_Slug/vk")
             .unwrap()

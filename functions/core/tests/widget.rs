@@ -480,6 +480,27 @@ fn config_for_a_page_on_another_origin_is_refused() {
 }
 
 #[test]
+fn every_widget_route_answers_404_for_a_key_of_a_tenant_that_does_not_exist() {
+    let mut w = World::new();
+    // The coordinator of a tenant nobody created: the key names it, nothing else does.
+    w.lobby = Lobby::default();
+    let key = "nosuch.k1".to_string();
+    for route in [
+        Route::WidgetConfig { key: key.clone() },
+        Route::WidgetOffline { key: key.clone() },
+        Route::WidgetEntry { key: key.clone() },
+    ] {
+        let (status, code) = w.refused(
+            route.clone(),
+            &Actor::Anonymous,
+            offline_body("hello"),
+            &browser(),
+        );
+        assert_eq!((status, code.as_str()), (404, "not_found"), "{route:?}");
+    }
+}
+
+#[test]
 fn widget_buttons_are_checked_when_created() {
     let mut w = World::new();
     let admin = w.admin.clone();

@@ -4,16 +4,22 @@
 //!
 //! Requests are parsed with `deny_unknown_fields` nowhere: clients may send more than we read.
 //! Optional fields are `Option`, so a missing required field is a 422 at the edge.
+//!
+//! With the `schema` feature every type also derives `schemars::JsonSchema`: the served OpenAPI
+//! document's schemas are generated from these very types (natively, by lobby-core's tests), so
+//! a field added here shows in the contract once the document is regenerated.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The error body every 4xx/5xx carries: `{"error": {"code", "message"}}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorDetail {
     pub code: String,
@@ -25,6 +31,7 @@ pub struct ErrorDetail {
 /// `GET /healthz`: the server is up, and how its event routes (`/api/v1/operator/events`,
 /// `/api/v1/client/events`) deliver events, so that the operator app and the widget open the
 /// right kind of stream.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Health {
     pub status: String,
@@ -35,6 +42,7 @@ pub struct Health {
 
 /// How a runtime delivers live events. Both carry the same JSON frames (`OperatorEvent`,
 /// `ClientEvent`) and resume after the same sequence numbers (`after=N`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum EventTransport {
@@ -49,6 +57,7 @@ pub enum EventTransport {
 
 // ---------------------------------------------------------------- platform, tenants, auth
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CreateTenant {
     pub slug: String,
@@ -56,6 +65,7 @@ pub struct CreateTenant {
     pub admin: NewAdmin,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NewAdmin {
     pub email: String,
@@ -63,11 +73,13 @@ pub struct NewAdmin {
     pub name: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TenantCreated {
     pub tenant: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Login {
     pub tenant: String,
@@ -75,6 +87,7 @@ pub struct Login {
     pub password: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LoggedIn {
     pub token: String,
@@ -83,6 +96,7 @@ pub struct LoggedIn {
     pub expires_at: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OperatorRef {
     pub id: String,
@@ -90,6 +104,7 @@ pub struct OperatorRef {
     pub role: Role,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -99,16 +114,19 @@ pub enum Role {
 
 // ---------------------------------------------------------------- administration
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CreateGroup {
     pub name: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Created {
     pub id: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CreateOperator {
     pub email: String,
@@ -121,12 +139,15 @@ pub struct CreateOperator {
     pub limits: Option<Limits>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Limits {
     /// How many chat-like sessions the operator serves at once.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub chat: u32,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CreateWidget {
     pub name: String,
@@ -143,6 +164,7 @@ pub struct CreateWidget {
 }
 
 /// Per field of the widget's entry form: required, optional, or not asked.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldRule {
@@ -152,6 +174,7 @@ pub enum FieldRule {
     Hidden,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct FormRules {
     #[serde(default)]
@@ -163,6 +186,7 @@ pub struct FormRules {
 }
 
 /// `GET /api/v1/widgets/{key}/config`: what the embed loader and the widget draw.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WidgetConfig {
     pub name: String,
@@ -175,6 +199,7 @@ pub struct WidgetConfig {
 }
 
 /// `POST /api/v1/widgets/{key}/offline`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OfflineMessage {
     #[serde(default)]
@@ -190,6 +215,7 @@ pub struct OfflineMessage {
 }
 
 /// `POST /api/v1/invitations` (body optional).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct CreateInvitation {
     /// Seconds until the code expires (60..86400, default 600).
@@ -197,6 +223,7 @@ pub struct CreateInvitation {
     pub expires_in: Option<i64>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InvitationCreated {
     pub code: String,
@@ -204,6 +231,7 @@ pub struct InvitationCreated {
 }
 
 /// `PUT /api/v1/operators/{id}`: what an admin changes; absent fields stay as they are.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct UpdateOperator {
     #[serde(default)]
@@ -214,28 +242,33 @@ pub struct UpdateOperator {
     pub limits: Option<Limits>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AddTag {
     pub tag: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AddNote {
     pub text: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WidgetCreated {
     pub id: String,
     pub key: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GroupInfo {
     pub id: String,
     pub name: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OperatorInfo {
     pub id: String,
@@ -252,6 +285,7 @@ pub struct OperatorInfo {
     pub load: u32,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WidgetInfo {
     pub id: String,
@@ -270,6 +304,7 @@ pub struct WidgetInfo {
 
 // ---------------------------------------------------------------- operators
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
@@ -279,12 +314,14 @@ pub enum Presence {
     Offline,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SetStatus {
     pub status: Presence,
 }
 
 /// How a client came in. The queue shows it as an icon.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
@@ -321,6 +358,7 @@ impl EntryKind {
 }
 
 /// One waiting client as an operator's queue shows it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct QueueItem {
     pub id: String,
@@ -339,23 +377,27 @@ pub struct QueueItem {
     pub group: Option<String>,
     /// The operator it waits for, when directed (invitation, redirect to an operator).
     pub operator: Option<String>,
+    /// When the client entered (RFC 3339); a redirect keeps it, and a queue is ordered by it.
     pub waiting_since: String,
     pub position: u32,
     pub session: String,
     pub page: Option<Page>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct QueueList {
     pub clients: Vec<QueueItem>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Accepted {
     pub session: String,
 }
 
 /// `{"group": id}` or `{"operator": id}`, with an optional note for the next operator.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Redirect {
     #[serde(default)]
@@ -366,6 +408,7 @@ pub struct Redirect {
     pub note: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Party {
@@ -374,6 +417,7 @@ pub enum Party {
     System,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Message {
     pub seq: u64,
@@ -385,9 +429,14 @@ pub struct Message {
     /// For an operator's message to a messaging-channel client: what the provider last reported
     /// (`sent`, `delivered`, `read`, `failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(extend("enum" = ["sent", "delivered", "read", "failed"]))
+    )]
     pub delivery: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Attachment {
     pub url: String,
@@ -397,11 +446,13 @@ pub struct Attachment {
     pub name: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MessageList {
     pub messages: Vec<Message>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PostMessage {
     pub text: String,
@@ -413,11 +464,13 @@ pub struct PostMessage {
     pub client_message_id: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Posted {
     pub seq: u64,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Page {
     pub url: String,
@@ -427,6 +480,7 @@ pub struct Page {
     pub referrer: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PageView {
     pub url: String,
@@ -435,6 +489,7 @@ pub struct PageView {
     pub at: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PastSession {
     pub session: String,
@@ -444,6 +499,7 @@ pub struct PastSession {
     pub operator: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Note {
     pub text: String,
@@ -451,6 +507,7 @@ pub struct Note {
     pub at: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Preview {
     pub client: ClientInfo,
@@ -463,6 +520,7 @@ pub struct Preview {
 }
 
 /// Everything known of one client (the preview's first section and the Client tab's header).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ClientInfo {
     pub id: String,
@@ -483,6 +541,7 @@ pub struct ClientInfo {
     pub entered_at: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientStatus {
@@ -494,6 +553,7 @@ pub enum ClientStatus {
 
 // ---------------------------------------------------------------- clients (widget)
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Form {
     #[serde(default)]
@@ -504,6 +564,7 @@ pub struct Form {
     pub email: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WidgetEntry {
     pub entry: EntryKind,
@@ -519,6 +580,7 @@ pub struct WidgetEntry {
     pub code: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EntryAccepted {
     pub client: String,
@@ -531,6 +593,7 @@ pub struct EntryAccepted {
     pub estimated_wait_seconds: Option<u32>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ReportPage {
     pub url: String,
@@ -545,6 +608,7 @@ pub struct ReportPage {
 /// Each journal event gives an operator at most one frame, so a frame implies what goes with
 /// it: `session_started` also takes the client out of the queue; `client_waiting` for a client
 /// this operator was serving (redirected back into a queue it sees) also ends that session.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[allow(clippy::large_enum_variant)] // built, sent and dropped one at a time
@@ -583,6 +647,7 @@ pub enum OperatorEvent {
     Typing { session: String },
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum RemovedReason {
@@ -593,6 +658,7 @@ pub enum RemovedReason {
 }
 
 /// What a client's WebSocket carries.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {

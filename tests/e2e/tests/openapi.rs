@@ -1,53 +1,11 @@
 //! The server describes its own API: `GET /api/v1/openapi.json` is an OpenAPI 3 document with
-//! every route of the contract and the routes the tests and integrators rely on.
+//! every operation of the route tables the router matches (the API's and the webhooks'), and the
+//! very document the core stores.
 
+use lobby_core::channels::desk::HOOKS;
+use lobby_core::routes::OPERATIONS;
 use lobby_e2e::shared;
 use serde_json::Value;
-
-/// `(method, path)` of every route of the contract that the server serves so far, plus the listing and
-/// client routes it adds. Invitations and the widget's config join this list once described.
-const ROUTES: &[(&str, &str)] = &[
-    ("get", "/healthz"),
-    ("post", "/api/v1/tenants"),
-    ("post", "/api/v1/auth/login"),
-    ("post", "/api/v1/groups"),
-    ("post", "/api/v1/operators"),
-    ("post", "/api/v1/widgets"),
-    ("put", "/api/v1/me/status"),
-    ("get", "/api/v1/queue"),
-    ("get", "/api/v1/clients/{id}/preview"),
-    ("post", "/api/v1/queue/{id}/accept"),
-    ("post", "/api/v1/queue/{id}/redirect"),
-    ("get", "/api/v1/sessions/{id}/messages"),
-    ("post", "/api/v1/sessions/{id}/messages"),
-    ("post", "/api/v1/sessions/{id}/close"),
-    ("get", "/api/v1/operator/events"),
-    ("post", "/api/v1/widgets/{key}/entries"),
-    ("post", "/api/v1/client/messages"),
-    ("post", "/api/v1/client/pages"),
-    ("get", "/api/v1/client/events"),
-    // Beyond the contract tables, but part of what the server serves.
-    ("get", "/api/v1/groups"),
-    ("get", "/api/v1/operators"),
-    ("get", "/api/v1/widgets"),
-    ("get", "/api/v1/client/messages"),
-    ("post", "/api/v1/client/leave"),
-    ("get", "/api/v1/ping"),
-    ("get", "/api/v1/openapi.json"),
-    ("post", "/api/v1/widgets/{key}/offline"),
-    // Channel configuration (the channels issue).
-    ("get", "/api/v1/channels"),
-    ("get", "/api/v1/channels/{channel}"),
-    ("put", "/api/v1/channels/{channel}"),
-    ("get", "/api/v1/channels/whatsapp/templates"),
-    ("post", "/api/v1/sessions/{id}/template"),
-    // The channels' webhooks (each speaks its provider's protocol).
-    ("get", "/hooks/{tenant}/messenger"),
-    ("post", "/hooks/{tenant}/messenger"),
-    ("get", "/hooks/{tenant}/whatsapp"),
-    ("post", "/hooks/{tenant}/whatsapp"),
-    ("post", "/hooks/{tenant}/vk"),
-];
 
 /// `/a/{x}/b` → `/a/{}/b`: parameter names are the server's choice.
 fn shape(path: &str) -> String {
@@ -89,10 +47,15 @@ fn openapi_document_lists_every_route() {
             .map(|(_, v)| *v)
     };
 
+    let routes = OPERATIONS
+        .iter()
+        .map(|op| (op.method, op.path))
+        .chain(HOOKS.iter().map(|h| (h.method, h.path)));
     let mut missing = Vec::new();
-    for (method, path) in ROUTES {
+    for (method, path) in routes {
+        let method = method.to_ascii_lowercase();
         match find(path) {
-            Some(item) if item.get(*method).is_some() => {}
+            Some(item) if item.get(&method).is_some() => {}
             Some(_) => missing.push(format!(
                 "{} {path} (path listed, method not)",
                 method.to_uppercase()
@@ -105,5 +68,10 @@ fn openapi_document_lists_every_route() {
         missing.is_empty(),
         "routes missing from openapi.json:\n  {}\npaths listed: {listed:?}",
         missing.join("\n  ")
+    );
+    assert_eq!(
+        doc,
+        lobby_core::openapi::document(),
+        "the server serves another document than functions/core/openapi.json"
     );
 }

@@ -32,6 +32,7 @@ use crate::lobby::{
     MAX_DELIVERY_REPORTS,
 };
 use crate::outbox;
+use crate::routes::{self, says, Answer, Body, Doc, Param, Request, Schema};
 
 /// How many provider message and delivery ids a tenant remembers (retries come within hours).
 pub const MAX_SEEN: usize = 10_000;
@@ -247,24 +248,152 @@ impl HookReply {
     }
 }
 
-/// `/hooks/{tenant}/{channel}`: `None` for other paths; the tenant and channel, or why not
-/// (unknown channel 404, a method other than GET/POST 405, a malformed tenant 404).
-pub fn hook_route(method: &str, path: &str) -> Option<Result<(String, Channel), ApiError>> {
-    let rest = path.strip_prefix("/hooks/")?;
-    let segs: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    Some((|| {
-        let [tenant, channel] = segs.as_slice() else {
-            return Err(ApiError::NoRoute(path.to_string()));
-        };
-        let channel = Channel::parse(channel).ok_or_else(|| ApiError::NoRoute(path.to_string()))?;
-        let tenant =
-            crate::api::valid_slug(tenant).map_err(|_| ApiError::NoRoute(path.to_string()))?;
-        let m = method.to_ascii_uppercase();
-        if m != "GET" && m != "POST" {
-            return Err(ApiError::method_not_allowed(m, &["GET", "POST"]));
+/// One webhook operation: the providers call these, each in its own protocol. Described in the
+/// served OpenAPI document like the API's routes ([`crate::routes`]).
+pub struct HookOperation {
+    /// Upper case, as compared.
+    pub method: &'static str,
+    /// `/hooks/{tenant}/<channel>`.
+    pub path: &'static str,
+    pub channel: Channel,
+    pub doc: Doc,
+}
+
+const HOOK_BODY: Option<Request> = routes::body(Schema::json(|| json!({"type": "object"})));
+const NOT_CONFIGURED: Answer = says(404, "the channel is not configured", Body::Error);
+const MALFORMED: Answer = says(400, "malformed", Body::Error);
+
+/// Meta's verification handshake (Messenger and WhatsApp subscribe their webhooks alike).
+macro_rules! meta_verification {
+    ($name:literal) => {
+        Doc {
+            summary: concat!($name, ": Meta's verification handshake (hub.mode, hub.verify_token, hub.challenge)"),
+            description: None,
+            parameters: &[
+                Param {
+                    name: "hub.mode",
+                    location: "query",
+                    required: true,
+                    schema: Schema::json(|| json!({"type": "string", "enum": ["subscribe"]})),
+                },
+                Param { name: "hub.verify_token", location: "query", required: true, schema: Schema::of::<String>() },
+                Param { name: "hub.challenge", location: "query", required: true, schema: Schema::of::<String>() },
+            ],
+            request: None,
+            answers: &[
+                says(200, "the challenge", Body::Text),
+                says(403, "wrong verify token", Body::Error),
+                NOT_CONFIGURED,
+            ],
+            errors: &[],
         }
-        Ok((tenant, channel))
-    })())
+    };
+}
+
+/// A Meta webhook delivery (Messenger and WhatsApp sign theirs alike).
+macro_rules! meta_delivery {
+    ($name:literal) => {
+        Doc {
+            summary: concat!(
+                $name,
+                ": a webhook delivery, signed with X-Hub-Signature-256 over the raw body"
+            ),
+            description: None,
+            parameters: &[Param {
+                name: "X-Hub-Signature-256",
+                location: "header",
+                required: true,
+                schema: Schema::of::<String>(),
+            }],
+            request: HOOK_BODY,
+            answers: &[
+                says(200, "ok", Body::Text),
+                MALFORMED,
+                says(401, "no signature", Body::Error),
+                says(403, "wrong signature", Body::Error),
+                NOT_CONFIGURED,
+                says(413, "too large", Body::Error),
+            ],
+            errors: &[],
+        }
+    };
+}
+
+/// Every webhook operation. VK has no verification GET: it confirms a server by POSTing a
+/// `confirmation` event.
+pub static HOOKS: &[HookOperation] = &[
+    HookOperation {
+        method: "GET",
+        path: "/hooks/{tenant}/messenger",
+        channel: Channel::Messenger,
+        doc: meta_verification!("Facebook Messenger"),
+    },
+    HookOperation {
+        method: "POST",
+        path: "/hooks/{tenant}/messenger",
+        channel: Channel::Messenger,
+        doc: meta_delivery!("Facebook Messenger"),
+    },
+    HookOperation {
+        method: "GET",
+        path: "/hooks/{tenant}/whatsapp",
+        channel: Channel::Whatsapp,
+        doc: meta_verification!("WhatsApp Cloud API"),
+    },
+    HookOperation {
+        method: "POST",
+        path: "/hooks/{tenant}/whatsapp",
+        channel: Channel::Whatsapp,
+        doc: meta_delivery!("WhatsApp Cloud API"),
+    },
+    HookOperation {
+        method: "POST",
+        path: "/hooks/{tenant}/vk",
+        channel: Channel::Vk,
+        doc: Doc {
+            summary: "VK Callback API: answered with the confirmation string for `confirmation`, `ok` for every other event; the body's `secret` must match",
+            description: None,
+            parameters: &[],
+            request: HOOK_BODY,
+            answers: &[
+                says(200, "the confirmation string, or ok", Body::Text),
+                MALFORMED,
+                says(401, "no secret", Body::Error),
+                says(403, "wrong secret or community", Body::Error),
+                NOT_CONFIGURED,
+            ],
+            errors: &[],
+        },
+    },
+];
+
+/// `/hooks/{tenant}/{channel}`, by [`HOOKS`]: `None` for other paths; the tenant and channel, or
+/// why not (unknown channel or malformed tenant 404, a method the channel's webhook does not
+/// answer 405).
+pub fn hook_route(method: &str, path: &str) -> Option<Result<(String, Channel), ApiError>> {
+    path.strip_prefix("/hooks/")?;
+    let segs = routes::segments(path);
+    let no_route = || ApiError::NoRoute(path.to_string());
+    let m = method.to_ascii_uppercase();
+    let mut allow = vec![];
+    for hook in HOOKS {
+        let Some(params) = routes::match_template(hook.path, &segs) else {
+            continue;
+        };
+        let tenant = match crate::api::valid_slug(params[0]) {
+            Ok(t) => t,
+            Err(_) => return Some(Err(no_route())),
+        };
+        if hook.method == m {
+            return Some(Ok((tenant, hook.channel)));
+        }
+        allow.push(hook.method);
+    }
+    Some(Err(if allow.is_empty() {
+        no_route()
+    } else {
+        ApiError::method_not_allowed(m, &allow)
+    }))
 }
 
 /// An id `<prefix>_<16 hex>` drawn from the call's entropy and an index, so that one delivery
