@@ -10,6 +10,9 @@
 //! - [`invitation`]: six-digit invitation codes and the guard against guessing them.
 //! - [`outbox`]: e-mails owed (offline form), their retries and MIME form.
 //! - [`openapi`]: the OpenAPI document the server serves.
+//! - [`request`]: what every HTTP request goes through before a tenant's coordinator (both
+//!   runtimes): body limit, token, authorization, the client's address, CORS.
+//! - [`journal`]: the journal's tables, rows and rebuild, shared by both runtimes' journals.
 //! - [`snapshot`]: when the journal snapshots a tenant's state, and how it is stored in parts.
 
 pub mod api;
@@ -19,9 +22,11 @@ pub mod channels;
 pub mod client_info;
 pub mod error;
 pub mod invitation;
+pub mod journal;
 pub mod lobby;
 pub mod openapi;
 pub mod outbox;
+pub mod request;
 pub mod snapshot;
 pub mod views;
 
