@@ -8,7 +8,7 @@
 
 use lobby_core::api::MessageLog;
 use lobby_core::invitation::Guard;
-use lobby_core::journal::{self as shape, Layout};
+use lobby_core::journal::{self as shape, Cell, Layout};
 use lobby_core::{snapshot, Event, Lobby, Millis};
 use lobby_wire::Message;
 use serde::Deserialize;
@@ -50,12 +50,6 @@ struct GuardRow {
 
 fn int(v: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(v as i64)
-}
-
-fn text(v: Option<&str>) -> SqlStorageValue {
-    v.map_or(SqlStorageValue::Null, |s| {
-        SqlStorageValue::String(s.to_string())
-    })
 }
 
 impl Journal {
@@ -113,18 +107,13 @@ impl Journal {
     /// Appends events numbered from `last + 1`; answers them with their numbers.
     pub fn append(&self, last: u64, at: Millis, events: Vec<Event>) -> worker::Result<Vec<Stored>> {
         shape::append(last, at, events, |row| {
-            self.sql.exec(
-                "INSERT INTO events (seq, at, kind, client, session, msg_seq, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                vec![
-                    int(row.seq),
-                    SqlStorageValue::Integer(at),
-                    SqlStorageValue::String(row.kind.to_string()),
-                    text(row.client),
-                    text(row.session),
-                    row.msg_seq.map_or(SqlStorageValue::Null, int),
-                    SqlStorageValue::String(row.body),
-                ],
-            )?;
+            let values = row.cells(at).map(|c| match c {
+                Cell::Integer(i) => SqlStorageValue::Integer(i),
+                Cell::Text(t) => SqlStorageValue::String(t.to_string()),
+                Cell::Null => SqlStorageValue::Null,
+            });
+            let insert = shape::insert_event(Layout::OneTenant);
+            self.sql.exec(insert, values.to_vec())?;
             Ok(())
         })
     }

@@ -84,6 +84,38 @@ pub struct Row<'a> {
     pub body: String,
 }
 
+/// One value of a row, for the adapter to hand its SQLite in its own kind of value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell<'a> {
+    Integer(i64),
+    Text(&'a str),
+    Null,
+}
+
+impl Row<'_> {
+    /// The row's values in the order of [`insert_event`]'s parameters (after `tenant`).
+    pub fn cells(&self, at: Millis) -> [Cell<'_>; 7] {
+        [
+            Cell::Integer(self.seq as i64),
+            Cell::Integer(at),
+            Cell::Text(self.kind),
+            self.client.map_or(Cell::Null, Cell::Text),
+            self.session.map_or(Cell::Null, Cell::Text),
+            self.msg_seq.map_or(Cell::Null, |s| Cell::Integer(s as i64)),
+            Cell::Text(&self.body),
+        ]
+    }
+}
+
+/// The statement that stores an event: its parameters are the tenant (in a database of many)
+/// and then [`Row::cells`].
+pub fn insert_event(layout: Layout) -> &'static str {
+    match layout {
+        Layout::OneTenant => "INSERT INTO events (seq, at, kind, client, session, msg_seq, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        Layout::ManyTenants => "INSERT INTO events (tenant, seq, at, kind, client, session, msg_seq, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    }
+}
+
 /// Numbers `events` from `last + 1`, hands each to `insert` as its row, and answers them as
 /// stored.
 pub fn append<E: From<serde_json::Error>>(
@@ -190,6 +222,25 @@ mod tests {
         assert_eq!(stored.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![8, 9]);
         assert_eq!(rows[1].0, 9);
         assert_eq!(rows[1].1, group("g1").kind());
+        let row = Row {
+            seq: 3,
+            kind: "message_posted",
+            client: None,
+            session: Some("s_1"),
+            msg_seq: Some(2),
+            body: "{}".into(),
+        };
+        let cells = row.cells(1000);
+        assert_eq!(cells[1], Cell::Integer(1000));
+        assert_eq!(
+            (cells[3], cells[4], cells[5]),
+            (Cell::Null, Cell::Text("s_1"), Cell::Integer(2))
+        );
+        for layout in [Layout::OneTenant, Layout::ManyTenants] {
+            let params = insert_event(layout).matches('?').count();
+            let tenant = usize::from(layout == Layout::ManyTenants);
+            assert_eq!(params, cells.len() + tenant);
+        }
 
         // No snapshot: every event from the start.
         let (lobby, last, snap) = rebuild::<serde_json::Error>(std::iter::empty(), |after| {

@@ -28,6 +28,12 @@ fn errors(codes: &[u16]) -> serde_json::Map<String, Value> {
         .collect()
 }
 
+/// An operation with a description besides its summary.
+fn described(mut operation: Value, description: &str) -> Value {
+    operation["description"] = Value::String(description.into());
+    operation
+}
+
 /// One operation: summary, security, request body, the success answer and the error codes.
 fn op(
     summary: &str,
@@ -269,11 +275,12 @@ fn paths_and_schemas() -> Value {
             "/api/v1/sessions/{id}/typing": {"parameters": [path_param("id")], "post": op("the operator is typing: the client sees it (over a WebSocket, `{\"type\":\"typing\",\"session\"}` up the socket does the same)", Some("operator"), None,
                 (200, obj(json!({"relayed": s("boolean")}), &["relayed"])), &[401, 403, 404])},
             "/api/v1/operator/events": websocket("the operator's events (WebSocket or Server-Sent Events)", "operator"),
-            "/api/v1/widgets/{key}/entries": {"parameters": [path_param("key")], "post": op("a client enters through a widget", None,
+            "/api/v1/widgets/{key}/entries": {"parameters": [path_param("key")], "post": described(op("a client enters through a widget", None,
                 Some(obj(json!({"entry": entry_kind, "form": obj(json!({"name": s("string"), "phone": s("string"), "email": s("string")}), &[]),
                     "language": s("string"), "page": {"$ref": "#/components/schemas/Page"}, "params": s("object"), "code": s("string")}), &["entry"])),
                 (201, obj(json!({"client": s("string"), "token": s("string"), "status": s("string"), "position": s("integer"), "session": s("string")}), &["status"])),
-                &[400, 403, 404, 413, 422])},
+                &[400, 403, 404, 409, 410, 413, 422, 429]),
+                "An `invitation` entry names the operator's six-digit `code`: a wrong one is 422 `invalid_code`, a used one 409 `code_used`, an expired one 410 `code_expired`. After 10 wrong codes from one client address within 10 minutes (200 for the whole tenant) every code is 429 `rate_limited`. The client address is the one that connected to the platform (Cloudflare's `CF-Connecting-IP`, Spin's `spin-client-addr`); `X-Forwarded-For` counts only when that is one of the deployment's trusted proxies (`LOBBY_TRUSTED_PROXIES`, Spin `lobby_trusted_proxies`), and then its last hop that is not such a proxy is the client.")},
             "/api/v1/client/messages": {
                 "get": {"summary": "the client's conversation", "parameters": [after_param()], "security": [{"client": []}],
                         "responses": {"200": answer("messages", messages), "401": answer("no token", error_ref())}},

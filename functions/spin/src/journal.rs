@@ -14,7 +14,7 @@
 
 use lobby_core::api::MessageLog;
 use lobby_core::invitation::Guard;
-use lobby_core::journal::{self as shape, Layout, SCHEMA_NAMES};
+use lobby_core::journal::{self as shape, Cell, Layout, SCHEMA_NAMES};
 use lobby_core::views::TypingTo;
 use lobby_core::{snapshot, ApiError, Event, Lobby, Millis};
 use lobby_wire::Message;
@@ -259,21 +259,15 @@ impl Journal {
         events: Vec<Event>,
     ) -> Result<Vec<Stored>, ApiError> {
         shape::append(last, at, events, |row| {
-            self.exec(
-                "INSERT INTO events (tenant, seq, at, kind, client, session, msg_seq, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                vec![
-                    Value::Text(self.tenant.clone()),
-                    int(row.seq),
-                    Value::Integer(at),
-                    Value::Text(row.kind.to_string()),
-                    text(row.client),
-                    text(row.session),
-                    row.msg_seq.map_or(Value::Null, int),
-                    Value::Text(row.body),
-                ],
-            )
-            .map(|_| ())
-            .map_err(anyhow::Error::from)
+            let mut values = vec![Value::Text(self.tenant.clone())];
+            values.extend(row.cells(at).map(|c| match c {
+                Cell::Integer(i) => Value::Integer(i),
+                Cell::Text(t) => Value::Text(t.to_string()),
+                Cell::Null => Value::Null,
+            }));
+            self.exec(shape::insert_event(Layout::ManyTenants), values)
+                .map(|_| ())
+                .map_err(anyhow::Error::from)
         })
         .map_err(internal)
     }
