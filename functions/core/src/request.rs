@@ -892,6 +892,43 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever a client writes: from a peer that is no trusted proxy the peer is the
+        /// address; from one that is, it is the peer or a hop of the header, never something
+        /// else, and the hops a client could have prepended beyond an untrusted one never count.
+        #[test]
+        fn the_address_is_the_peer_or_a_hop_the_trusted_chain_vouches_for(
+            peer in 0usize..4,
+            hops in proptest::collection::vec(0usize..6, 0..6),
+            trusted in proptest::collection::vec(0usize..4, 0..3),
+        ) {
+            const POOL: [&str; 6] = ["10.0.0.1", "10.0.0.2", "198.51.100.7", "2001:db8::9", "junk", ""];
+            let xff = hops.iter().map(|h| POOL[*h]).collect::<Vec<_>>().join(", ");
+            let list = trusted.iter().map(|t| POOL[*t]).collect::<Vec<_>>().join(",");
+            let connected = match POOL[peer] {
+                v6 if v6.contains(':') => format!("[{v6}]:1"),
+                v4 => format!("{v4}:1"),
+            };
+            let r = entry(Runtime::Spin)
+                .header("spin-client-addr", &connected)
+                .header("X-Forwarded-For", &xff);
+            let address = r.address(&list).unwrap();
+            let is_trusted = |a: &str| trusted.iter().any(|t| ip(POOL[*t]) == ip(a));
+            if !is_trusted(POOL[peer]) {
+                proptest::prop_assert_eq!(address.clone(), ip(POOL[peer]).unwrap().to_string());
+            }
+            // The hops nearer than the answer are all trusted proxies.
+            let mut nearer = hops.iter().rev().map(|h| POOL[*h]);
+            if address != ip(POOL[peer]).unwrap().to_string() {
+                let at = nearer.position(|h| ip(h).map(|i| i.to_string()) == Some(address.clone()));
+                proptest::prop_assert!(at.is_some(), "{address} is not a hop of {xff}");
+                for h in hops.iter().rev().map(|h| POOL[*h]).take(at.unwrap()) {
+                    proptest::prop_assert!(is_trusted(h), "{h} before {address} in {xff}");
+                }
+            }
+        }
+    }
+
     // ------------------------------------------------------------ CORS
 
     /// The CORS methods are every method of the served contract, each of which the router
