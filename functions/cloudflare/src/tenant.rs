@@ -366,11 +366,11 @@ impl TenantRoom {
 
     /// Accepts an operator's or a client's WebSocket: a first frame with where things stand,
     /// then what it missed since `after`, then live events.
-    fn open_stream(&self, env: Call, protocol: Option<String>) -> Result<Response> {
+    fn open_stream(&self, call: Call, protocol: Option<String>) -> Result<Response> {
         let pair = WebSocketPair::new()?;
         let server = pair.server;
         let refused = self.with_live(|live| {
-            match &env.actor {
+            match &call.actor {
                 Actor::Operator { id, .. } => {
                     let Some(op) = live.lobby.operators.get(id) else {
                         return Ok(Some(ApiError::Unauthorized(
@@ -381,7 +381,7 @@ impl TenantRoom {
                         .accept_websocket_with_tags(&server, &["operator", &format!("op:{id}")]);
                     server.serialize_attachment(Peer::Operator { id: id.clone() })?;
                     server.send(&OperatorEvent::Hello { seq: live.last })?;
-                    if let Some(after) = env.meta.after {
+                    if let Some(after) = call.meta.after {
                         for s in live.journal.after(after, MAX_REPLAY)? {
                             if let Some(ev) = live.lobby.operator_event(op, s.seq, &s.event, s.at) {
                                 server.send(&ev)?;
@@ -398,7 +398,7 @@ impl TenantRoom {
                     })?;
                     let now = Date::now().as_millis() as i64;
                     server.send(&live.lobby.client_status(id, session, now))?;
-                    if let Some(after) = env.meta.after {
+                    if let Some(after) = call.meta.after {
                         for message in live.journal.messages(session, after, 10_000) {
                             server.send(&ClientEvent::Message { message })?;
                         }
