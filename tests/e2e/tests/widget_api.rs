@@ -529,22 +529,30 @@ fn a_guesser_who_writes_a_new_forwarded_address_each_time_still_gets_429() {
     let olga = &desk.ops[0];
     let key = &desk.widget.key;
     let inv = invite(server, &olga.token);
-    for n in 1..=10 {
-        forged_entry(server, key, n, &invitation(&other_code(&inv.code, n)))
-            .expect_error(422, "invalid_code");
-    }
     // The forwarding headers are the guesser's own words: the 11th try is throttled, whatever
     // they say, even with the right code.
-    for n in 11..=13 {
-        forged_entry(server, key, n, &invitation(&other_code(&inv.code, n)))
-            .expect_error(429, "rate_limited");
-    }
-    forged_entry(server, key, 14, &invitation(&inv.code)).expect_error(429, "rate_limited");
-
+    ten_wrong_then_429(&inv.code, |n, body| forged_entry(server, key, n, body));
+    forged_entry(server, key, 12, &invitation(&other_code(&inv.code, 12)))
+        .expect_error(429, "rate_limited");
     // A client behind the trusted proxy is someone else: the right code works for them.
-    let e: EntryAccepted =
-        enter_from(server, key, "198.51.100.200", &invitation(&inv.code)).ok(201);
-    assert!(server.queue(&olga.token).iter().any(|c| c.id == e.client));
+    gets_in(server, &olga.token, key, "198.51.100.200", &inv.code);
+}
+
+/// Ten wrong codes through `guess(n, body)`, each a 422; then the right `code` is a 429.
+fn ten_wrong_then_429(code: &str, guess: impl Fn(u32, &Value) -> Resp) {
+    for n in 1..=10 {
+        guess(n, &invitation(&other_code(code, n))).expect_error(422, "invalid_code");
+    }
+    guess(11, &invitation(code)).expect_error(429, "rate_limited");
+}
+
+/// A client at `ip` enters with `code` and waits in the operator's queue.
+fn gets_in(server: &Server, operator_token: &str, key: &str, ip: &str, code: &str) {
+    let e: EntryAccepted = enter_from(server, key, ip, &invitation(code)).ok(201);
+    assert!(server
+        .queue(operator_token)
+        .iter()
+        .any(|c| c.id == e.client));
 }
 
 #[test]
@@ -569,13 +577,8 @@ fn behind_the_trusted_proxy_hops_a_guesser_wrote_in_front_count_for_nothing() {
             body,
         )
     };
-    for n in 1..=10 {
-        via_proxy(n, &invitation(&other_code(&inv.code, n))).expect_error(422, "invalid_code");
-    }
-    via_proxy(11, &invitation(&inv.code)).expect_error(429, "rate_limited");
-    let e: EntryAccepted =
-        enter_from(server, key, "198.51.100.201", &invitation(&inv.code)).ok(201);
-    assert!(server.queue(&olga.token).iter().any(|c| c.id == e.client));
+    ten_wrong_then_429(&inv.code, via_proxy);
+    gets_in(server, &olga.token, key, "198.51.100.201", &inv.code);
 }
 
 // ---------------------------------------------------------------- wait estimate
