@@ -1,44 +1,24 @@
-//! A tenant's journal in its Durable Object's SQLite: every event the core produced, numbered
-//! in order, plus a snapshot of the state so that waking up replays only the tail.
+//! A tenant's journal in its Durable Object's SQLite (the tables of `lobby_core::journal`): every
+//! event the core produced, numbered in order, plus a snapshot of the state so that waking up
+//! replays only the tail, and the wrong-invitation-code guard.
 //!
 //! All writes of one call happen in one synchronous stretch with no `await`, which the runtime
 //! commits as one atomic transaction, and its output gate holds the reply until the write is
 //! durable: nothing is acknowledged before it is stored.
 
 use lobby_core::api::MessageLog;
+use lobby_core::invitation::Guard;
+use lobby_core::journal::{self as shape, Cell, Layout};
 use lobby_core::{snapshot, Event, Lobby, Millis};
 use lobby_wire::Message;
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY,
-  at INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  client TEXT,
-  session TEXT,
-  msg_seq INTEGER,
-  body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_message ON events (session, msg_seq) WHERE kind = 'message_posted';
-CREATE TABLE IF NOT EXISTS snapshot_parts (
-  part INTEGER PRIMARY KEY,
-  seq INTEGER NOT NULL,
-  body TEXT NOT NULL
-);
-";
-
 pub struct Journal {
     sql: SqlStorage,
 }
 
-/// A stored event with its number and time.
-pub struct Stored {
-    pub seq: u64,
-    pub at: Millis,
-    pub event: Event,
-}
+pub use lobby_core::journal::Stored;
 
 #[derive(Deserialize)]
 struct Row {
@@ -63,20 +43,19 @@ struct SnapshotRow {
     body: String,
 }
 
+#[derive(Deserialize)]
+struct GuardRow {
+    body: String,
+}
+
 fn int(v: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(v as i64)
 }
 
-fn text(v: Option<&str>) -> SqlStorageValue {
-    v.map_or(SqlStorageValue::Null, |s| {
-        SqlStorageValue::String(s.to_string())
-    })
-}
-
 impl Journal {
     pub fn open(sql: SqlStorage) -> worker::Result<Self> {
-        for stmt in SCHEMA.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            sql.exec(stmt, None)?;
+        for stmt in shape::schema(Layout::OneTenant) {
+            sql.exec(&stmt, None)?;
         }
         Ok(Journal { sql })
     }
@@ -88,14 +67,29 @@ impl Journal {
             .sql
             .exec("SELECT seq, body FROM snapshot_parts ORDER BY part", None)?
             .to_array()?;
-        let snapshot_seq = parts.first().map_or(0, |p| p.seq as u64);
-        let mut lobby = snapshot::restore(parts.iter().map(|p| p.body.as_str()))?;
-        let mut last = snapshot_seq;
-        for stored in self.after(last, u32::MAX)? {
-            lobby.apply(&stored.event, stored.at);
-            last = stored.seq;
+        let parts = parts.iter().map(|p| (p.seq as u64, p.body.as_str()));
+        shape::rebuild(parts, |seq| self.after(seq, u32::MAX))
+    }
+
+    /// The wrong-invitation-code guard (empty when none is stored).
+    pub fn load_guard(&self) -> worker::Result<Guard> {
+        let rows: Vec<GuardRow> = self
+            .sql
+            .exec("SELECT body FROM guards WHERE id = 0", None)?
+            .to_array()?;
+        match rows.first() {
+            Some(r) => Ok(serde_json::from_str(&r.body)?),
+            None => Ok(Guard::default()),
         }
-        Ok((lobby, last, snapshot_seq))
+    }
+
+    /// Stores the guard (in the call's synchronous stretch, so with its answer).
+    pub fn save_guard(&self, guard: &Guard) -> worker::Result<()> {
+        self.sql.exec(
+            "INSERT INTO guards (id, body) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            vec![SqlStorageValue::String(serde_json::to_string(guard)?)],
+        )?;
+        Ok(())
     }
 
     /// Events with `seq > after`, in order, at most `limit`.
@@ -112,29 +106,16 @@ impl Journal {
 
     /// Appends events numbered from `last + 1`; answers them with their numbers.
     pub fn append(&self, last: u64, at: Millis, events: Vec<Event>) -> worker::Result<Vec<Stored>> {
-        let mut out = Vec::with_capacity(events.len());
-        for (i, event) in events.into_iter().enumerate() {
-            let seq = last + 1 + i as u64;
-            let (client, session) = event.subject();
-            let msg_seq = match &event {
-                Event::MessagePosted { seq, .. } => int(*seq),
-                _ => SqlStorageValue::Null,
-            };
-            self.sql.exec(
-                "INSERT INTO events (seq, at, kind, client, session, msg_seq, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                vec![
-                    int(seq),
-                    SqlStorageValue::Integer(at),
-                    SqlStorageValue::String(event.kind().to_string()),
-                    text(client),
-                    text(session),
-                    msg_seq,
-                    SqlStorageValue::String(serde_json::to_string(&event)?),
-                ],
-            )?;
-            out.push(Stored { seq, at, event });
-        }
-        Ok(out)
+        shape::append(last, at, events, |row| {
+            let values = row.cells(at).map(|c| match c {
+                Cell::Integer(i) => SqlStorageValue::Integer(i),
+                Cell::Text(t) => SqlStorageValue::String(t.to_string()),
+                Cell::Null => SqlStorageValue::Null,
+            });
+            let insert = shape::insert_event(Layout::OneTenant);
+            self.sql.exec(insert, values.to_vec())?;
+            Ok(())
+        })
     }
 
     /// Writes a snapshot when enough events have piled up since the last one.

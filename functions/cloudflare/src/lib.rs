@@ -1,5 +1,5 @@
 //! Lobby on Cloudflare Workers. The edge function (`edge`) authenticates and routes every
-//! request; one Durable Object per tenant (`tenant::TenantRoom`) runs the tenant's queue from
+//! request (through `lobby_core::request`, as the Spin runtime does); one Durable Object per tenant (`tenant::TenantRoom`) runs the tenant's queue from
 //! `lobby-core` and keeps its journal in SQLite (`journal`). Thin by design: the rules live in
 //! the core, shared with the Spin runtime.
 
@@ -20,7 +20,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 /// A JSON answer with a status.
 pub(crate) fn json_response<T: Serialize>(status: u16, body: &T) -> Result<Response> {
-    Ok(Response::from_json(body)?.with_status(status))
+    let mut resp = Response::from_json(body)?.with_status(status);
+    resp.headers_mut()
+        .set("Content-Type", "application/json; charset=utf-8")?;
+    Ok(resp)
 }
 
 /// The API's error body with the error's status.
@@ -41,10 +44,7 @@ pub(crate) fn token_secret(env: &Env) -> Result<String> {
         .secret("LOBBY_TOKEN_SECRET")
         .map(|s| s.to_string())
         .unwrap_or_default();
-    if s.len() < 16 {
-        return Err(Error::RustError(
-            "LOBBY_TOKEN_SECRET is not set (at least 16 characters)".into(),
-        ));
-    }
-    Ok(s)
+    lobby_core::request::token_secret(lobby_core::request::Runtime::Cloudflare, &s)
+        .map(str::to_string)
+        .map_err(|e| Error::RustError(e.to_string()))
 }

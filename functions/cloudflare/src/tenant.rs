@@ -6,11 +6,12 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use lobby_core::api::{Actor, Ctx, MessageLog, Meta, Route};
+use lobby_core::api::{Actor, Ctx, MessageLog};
 use lobby_core::channels::desk::HookRequest;
 use lobby_core::channels::{self, Channel, HttpRequest};
 use lobby_core::lobby::Command;
 use lobby_core::outbox::{self, Mail};
+use lobby_core::request::Call;
 use lobby_core::views::TypingTo;
 use lobby_core::{ApiError, Event, Lobby, Millis};
 use lobby_wire::{ClientEvent, OperatorEvent, Party};
@@ -19,16 +20,6 @@ use worker::*;
 
 use crate::journal::{Journal, Stored};
 use crate::{error_response, json_response};
-
-/// A call as the edge hands it over, already authenticated.
-#[derive(Serialize, Deserialize)]
-pub struct Envelope {
-    pub route: Route,
-    pub actor: Actor,
-    pub meta: Meta,
-    #[serde(default)]
-    pub body: String,
-}
 
 /// A webhook request's parts besides its raw body (which travels as the request's body).
 #[derive(Serialize, Deserialize)]
@@ -42,7 +33,7 @@ pub struct HookMeta {
 /// The header that carries a webhook's [`HookMeta`].
 pub const HOOK_HEADER: &str = "x-lobby-hook";
 
-/// The header that carries the envelope of a WebSocket upgrade (which has no body).
+/// The header that carries the [`Call`] of a WebSocket upgrade (which has no body).
 pub const ENVELOPE_HEADER: &str = "x-lobby-envelope";
 /// The subprotocol to answer with, when the token came in `Sec-WebSocket-Protocol`.
 pub const PROTOCOL_HEADER: &str = "x-lobby-protocol";
@@ -80,7 +71,8 @@ impl TenantRoom {
         let mut slot = self.live.borrow_mut();
         if slot.is_none() {
             let journal = Journal::open(self.state.storage().sql())?;
-            let (lobby, last, snapshot) = journal.load()?;
+            let (mut lobby, last, snapshot) = journal.load()?;
+            lobby.guard = journal.load_guard()?;
             *slot = Some(Live {
                 journal,
                 lobby,
@@ -107,7 +99,7 @@ impl TenantRoom {
 
     /// Runs a call; answers the response and whether e-mails or provider calls are owed now
     /// (wake the alarm).
-    fn call(&self, env: Envelope) -> Result<(Response, bool)> {
+    fn call(&self, call: Call) -> Result<(Response, bool)> {
         let now = Date::now().as_millis() as i64;
         let mut entropy = [0u8; 64];
         getrandom::fill(&mut entropy).map_err(|e| Error::RustError(e.to_string()))?;
@@ -119,12 +111,16 @@ impl TenantRoom {
                 token_secret: secret.as_bytes(),
                 messages: &live.journal,
             };
-            let lobby = &mut live.lobby;
-            let reply =
-                match lobby.call(&env.route, &env.actor, env.body.as_bytes(), &env.meta, &ctx) {
-                    Ok(reply) => reply,
-                    Err(e) => return Ok((error_response(&e)?, false)),
-                };
+            let outcome = live.lobby.serve(&call, &ctx);
+            // A wrong invitation code is counted even though the call is refused; stored so
+            // that an evicted object does not forget it.
+            if let Some(guard) = &outcome.guard {
+                live.journal.save_guard(guard)?;
+            }
+            let reply = match outcome.result {
+                Ok(reply) => reply,
+                Err(e) => return Ok((error_response(&e)?, false)),
+            };
             let owes = owes_delivery(&reply.events);
             if let Some(to) = &reply.typing {
                 self.tell_typing(to);
@@ -370,11 +366,11 @@ impl TenantRoom {
 
     /// Accepts an operator's or a client's WebSocket: a first frame with where things stand,
     /// then what it missed since `after`, then live events.
-    fn open_stream(&self, env: Envelope, protocol: Option<String>) -> Result<Response> {
+    fn open_stream(&self, call: Call, protocol: Option<String>) -> Result<Response> {
         let pair = WebSocketPair::new()?;
         let server = pair.server;
         let refused = self.with_live(|live| {
-            match &env.actor {
+            match &call.actor {
                 Actor::Operator { id, .. } => {
                     let Some(op) = live.lobby.operators.get(id) else {
                         return Ok(Some(ApiError::Unauthorized(
@@ -385,7 +381,7 @@ impl TenantRoom {
                         .accept_websocket_with_tags(&server, &["operator", &format!("op:{id}")]);
                     server.serialize_attachment(Peer::Operator { id: id.clone() })?;
                     server.send(&OperatorEvent::Hello { seq: live.last })?;
-                    if let Some(after) = env.meta.after {
+                    if let Some(after) = call.meta.after {
                         for s in live.journal.after(after, MAX_REPLAY)? {
                             if let Some(ev) = live.lobby.operator_event(op, s.seq, &s.event, s.at) {
                                 server.send(&ev)?;
@@ -402,7 +398,7 @@ impl TenantRoom {
                     })?;
                     let now = Date::now().as_millis() as i64;
                     server.send(&live.lobby.client_status(id, session, now))?;
-                    if let Some(after) = env.meta.after {
+                    if let Some(after) = call.meta.after {
                         for message in live.journal.messages(session, after, 10_000) {
                             server.send(&ClientEvent::Message { message })?;
                         }
@@ -448,9 +444,9 @@ impl DurableObject for TenantRoom {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         if let Some(header) = req.headers().get(ENVELOPE_HEADER)? {
-            let env: Envelope = serde_json::from_str(&header)?;
+            let call: Call = serde_json::from_str(&header)?;
             let protocol = req.headers().get(PROTOCOL_HEADER)?;
-            return self.open_stream(env, protocol);
+            return self.open_stream(call, protocol);
         }
         if let Some(header) = req.headers().get(HOOK_HEADER)? {
             let meta: HookMeta = serde_json::from_str(&header)?;
@@ -461,8 +457,8 @@ impl DurableObject for TenantRoom {
             }
             return Ok(response);
         }
-        let env: Envelope = req.json().await?;
-        let (response, owes) = self.call(env)?;
+        let call: Call = req.json().await?;
+        let (response, owes) = self.call(call)?;
         if owes {
             // Sent (e-mail, provider call) by the alarm right after this answer; retried by
             // later alarms.

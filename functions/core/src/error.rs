@@ -49,6 +49,12 @@ pub enum ApiError {
     /// WhatsApp's 24-hour customer-service window is closed: only a template may go out.
     #[error("{0}")]
     WindowClosed(String),
+    /// A plain HTTP request on an event route of a runtime whose event routes are WebSockets.
+    #[error("this route is a WebSocket: connect with an Upgrade: websocket request")]
+    UpgradeRequired,
+    /// A WebSocket upgrade on an event route of a runtime whose event routes are Server-Sent Events.
+    #[error("Spin has no WebSockets: this route answers Server-Sent Events (GET with Accept: text/event-stream)")]
+    EventStreamRequired,
     #[error("{0}")]
     Internal(String),
 }
@@ -74,6 +80,7 @@ impl ApiError {
             ApiError::CodeExpired => 410,
             ApiError::RateLimited(_) => 429,
             ApiError::WindowClosed(_) => 409,
+            ApiError::UpgradeRequired | ApiError::EventStreamRequired => 426,
             ApiError::Internal(_) => 500,
         }
     }
@@ -99,6 +106,8 @@ impl ApiError {
             ApiError::CodeExpired => "code_expired",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::WindowClosed(_) => "window_closed",
+            ApiError::UpgradeRequired => "upgrade_required",
+            ApiError::EventStreamRequired => "event_stream_required",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -39,13 +39,17 @@ pub fn well_formed(code: &str) -> bool {
 }
 
 /// Counts wrong codes in a sliding window. Not part of the tenant's journal (equality ignores
-/// it): a refused guess changes nothing anyone can see. A long-lived coordinator (the Durable
-/// Object) holds it in memory, since a restart is far rarer than the ten-minute window is long;
-/// a runtime that loads the tenant per request (Spin) stores it beside the journal (serde).
+/// it): a refused guess changes nothing anyone can see, so no event records it. Both runtimes
+/// store it beside the journal (serde) whenever a call reports it changed
+/// ([`crate::request::Outcome::guard`]): a Durable Object that is evicted between two guesses,
+/// or a Spin instance that lives for one request, must not forget them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Guard {
     by_address: BTreeMap<String, VecDeque<Millis>>,
     tenant: VecDeque<Millis>,
+    /// A wrong code was counted since the last [`Guard::take_update`].
+    #[serde(skip)]
+    changed: bool,
 }
 
 impl PartialEq for Guard {
@@ -70,6 +74,7 @@ impl Guard {
     }
 
     pub fn wrong(&mut self, address: &str, now: Millis) {
+        self.changed = true;
         self.by_address
             .entry(address.to_string())
             .or_default()
@@ -82,6 +87,14 @@ impl Guard {
                 !q.is_empty()
             });
         }
+    }
+}
+
+impl Guard {
+    /// The guard to store, when a wrong code was counted since the last time it was asked.
+    /// (Pruning old entries alone is no change worth a write: a loaded guard prunes again.)
+    pub fn take_update(&mut self) -> Option<Guard> {
+        std::mem::take(&mut self.changed).then(|| self.clone())
     }
 }
 
@@ -109,6 +122,27 @@ mod tests {
         assert!(!g.allows("1.2.3.4", 100));
         assert!(g.allows("5.6.7.8", 100), "another address is not limited");
         assert!(g.allows("1.2.3.4", WINDOW_MS + 10), "the window slides");
+    }
+
+    #[test]
+    fn only_a_counted_wrong_code_is_an_update_to_store() {
+        let mut g = Guard::default();
+        assert!(g.allows("1.2.3.4", 0));
+        assert!(g.take_update().is_none(), "asking changes nothing to store");
+        g.wrong("1.2.3.4", 0);
+        let stored = g.take_update().expect("a wrong code is stored");
+        assert!(g.take_update().is_none(), "reported once");
+        // What is stored restores the count.
+        let mut restored: Guard =
+            serde_json::from_str(&serde_json::to_string(&stored).unwrap()).unwrap();
+        for i in 1..MAX_WRONG_PER_ADDRESS {
+            restored.wrong("1.2.3.4", i as Millis);
+        }
+        assert!(!restored.allows("1.2.3.4", 100));
+        // Pruning what the window let go is no update.
+        assert!(restored.take_update().is_some());
+        assert!(restored.allows("1.2.3.4", WINDOW_MS + 10));
+        assert!(restored.take_update().is_none());
     }
 
     #[test]

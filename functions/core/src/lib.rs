@@ -12,6 +12,9 @@
 //! - [`outbox`]: e-mails owed (offline form), their retries and MIME form.
 //! - [`openapi`]: the OpenAPI document the server serves, generated from the route table and the
 //!   wire types.
+//! - [`request`]: what every HTTP request goes through before a tenant's coordinator (both
+//!   runtimes): body limit, token, authorization, the client's address, CORS.
+//! - [`journal`]: the journal's tables, rows and rebuild, shared by both runtimes' journals.
 //! - [`snapshot`]: when the journal snapshots a tenant's state, and how it is stored in parts.
 //! - [`watch`]: when an event stream without pushes (Spin's) looks at the journal, and reads it.
 
@@ -22,10 +25,12 @@ pub mod channels;
 pub mod client_info;
 pub mod error;
 pub mod invitation;
+pub mod journal;
 pub mod lobby;
 pub mod openapi;
 pub mod outbox;
 pub mod routes;
+pub mod request;
 pub mod snapshot;
 pub mod views;
 pub mod watch;

@@ -606,8 +606,9 @@ pub static OPERATIONS: &[Operation] = &[
                     Body::Field("status", Schema::of::<wire::ClientStatus>()),
                 ),
             ],
-            &[400, 403, 404, 413, 422],
-        ),
+            &[400, 403, 404, 409, 410, 413, 422, 429],
+        )
+        .described("An `invitation` entry names the operator's six-digit `code`: a wrong one is 422 `invalid_code`, a used one 409 `code_used`, an expired one 410 `code_expired`. After 10 wrong codes from one client address within 10 minutes (200 for the whole tenant) every code is 429 `rate_limited`. The client address is the one that connected to the platform (Cloudflare's `CF-Connecting-IP`, Spin's `spin-client-addr`); `X-Forwarded-For` counts only when that is one of the deployment's trusted proxies (`LOBBY_TRUSTED_PROXIES`, Spin `lobby_trusted_proxies`), and then its last hop that is not such a proxy is the client."),
     },
     Operation {
         method: "GET",

@@ -4,14 +4,16 @@
 //! estimates, the typing peer, and that the replies' events replay to the same state.
 //!
 //! Every call goes through [`World::ctx_call`], which checks that a refusal changes nothing
-//! (the guard, in memory only, is not part of the compared state) and journals the events.
+//! (the guard, stored beside the journal rather than in it, is not part of the compared state)
+//! and journals the events.
 
 use std::sync::OnceLock;
 
 use lobby_core::api::{Actor, Ctx, MessageLog, Meta, Reply, Route};
-use lobby_core::invitation::{self, MAX_WRONG_PER_ADDRESS, MAX_WRONG_PER_TENANT, WINDOW_MS};
+use lobby_core::invitation::{self, Guard, MAX_WRONG_PER_ADDRESS, MAX_WRONG_PER_TENANT, WINDOW_MS};
 use lobby_core::lobby::{Command, Event, Lobby, Millis, Target, ESTIMATE_WINDOW_MS};
 use lobby_core::outbox::{self, Mail, MAX_ATTEMPTS};
+use lobby_core::request::{Call, Outcome};
 use lobby_core::ApiError;
 use lobby_wire as wire;
 use serde_json::{json, Value};
@@ -839,6 +841,78 @@ fn ten_wrong_codes_from_one_address_then_429_even_for_a_valid_code() {
         .unwrap();
     assert_eq!(e.status, 201, "{:?}", e.body);
     w.check_replay();
+}
+
+/// As a coordinator that keeps nothing between calls runs them (a Spin instance, a Durable
+/// Object woken again): the state as journaled, the guard as last stored from an outcome.
+fn serve_fresh(w: &mut World, stored: &mut Guard, body: Value, meta: &Meta) -> Outcome {
+    let mut lobby = w.lobby.clone();
+    lobby.guard = stored.clone();
+    w.calls += 1;
+    w.now += 1000;
+    let entropy = entropy(w.calls);
+    let ctx = Ctx {
+        now: w.now,
+        entropy: &entropy,
+        token_secret: SECRET,
+        messages: &w.log,
+    };
+    let call = Call {
+        route: Route::WidgetEntry {
+            key: w.widget_key.clone(),
+        },
+        actor: Actor::Anonymous,
+        meta: meta.clone(),
+        body: body.to_string(),
+    };
+    let outcome = lobby.serve(&call, &ctx);
+    if let Some(guard) = &outcome.guard {
+        *stored = guard.clone();
+    }
+    outcome
+}
+
+#[test]
+fn a_refused_wrong_code_carries_the_guard_to_store_so_the_eleventh_is_429_anew() {
+    let mut w = World::new();
+    let ann = w.ann.clone();
+    w.status(&ann, "online");
+    let inv = w.invite(&ann, json!({"expires_in": 3600}));
+    let guesser = page_at("192.0.2.66");
+    let mut stored = Guard::default();
+    let outcome = serve_fresh(&mut w, &mut stored, webchat("Just asking"), &guesser);
+    assert_eq!(outcome.result.unwrap().status, 201);
+    assert!(
+        outcome.guard.is_none(),
+        "an entry without a code changes no guard"
+    );
+    for i in 0..MAX_WRONG_PER_ADDRESS {
+        let wrong = w.unused_code();
+        let outcome = serve_fresh(&mut w, &mut stored, invitation_entry(&wrong), &guesser);
+        assert_eq!(
+            outcome.result.unwrap_err().code(),
+            "invalid_code",
+            "guess {i}"
+        );
+        assert!(
+            outcome.guard.is_some(),
+            "a refused guess still has its count stored"
+        );
+    }
+    let outcome = serve_fresh(&mut w, &mut stored, invitation_entry(&inv.code), &guesser);
+    assert_eq!(outcome.result.unwrap_err().code(), "rate_limited");
+    assert!(
+        outcome.guard.is_none(),
+        "a throttled try counts nothing new"
+    );
+    // Without what the outcomes carried, a fresh coordinator would have let it through.
+    let outcome = serve_fresh(
+        &mut w,
+        &mut Guard::default(),
+        invitation_entry(&inv.code),
+        &guesser,
+    );
+    assert_eq!(outcome.result.unwrap().status, 201);
 }
 
 #[test]

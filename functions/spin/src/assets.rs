@@ -161,7 +161,8 @@ fn accepts_gzip(value: Option<&str>) -> bool {
 /// nor a build's temporary folder is ever named. A trailing `/` is kept.
 fn relative(path: &str) -> Option<String> {
     // (`+` is a plain character in a path, not a space.)
-    let decoded = crate::percent_decode(&path.trim_start_matches('/').replace('+', "%2B"));
+    let decoded =
+        lobby_core::request::percent_decode(&path.trim_start_matches('/').replace('+', "%2B"));
     if decoded.contains(['\\', '\0']) {
         return None;
     }

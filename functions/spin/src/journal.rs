@@ -1,6 +1,6 @@
-//! Every tenant's journal in Spin's SQLite (`spin:sqlite`, the `default` database): the same
-//! tables as the Cloudflare side (functions/cloudflare/src/journal.rs) with a `tenant` column
-//! in front, since one database holds all tenants.
+//! Every tenant's journal in Spin's SQLite (`spin:sqlite`, the `default` database): the tables
+//! of `lobby_core::journal` (as on Cloudflare) with a `tenant` column in front, since one
+//! database holds all tenants, and two of Spin's own (typing, delivery claims).
 //!
 //! The coordinator runs each call inside one write transaction (`BEGIN IMMEDIATE` … `COMMIT`):
 //! load the snapshot and the events after it, apply the core, append the reply's events,
@@ -14,6 +14,7 @@
 
 use lobby_core::api::MessageLog;
 use lobby_core::invitation::Guard;
+use lobby_core::journal::{self as shape, Cell, Layout, SCHEMA_NAMES};
 use lobby_core::views::TypingTo;
 use lobby_core::{snapshot, ApiError, Event, Lobby, Millis};
 use lobby_wire::Message;
@@ -23,35 +24,13 @@ use spin_sdk::sqlite::wit::sqlite::{Connection, Error as SqlError, Value};
 /// database (a host whose connection has no busy timeout answers "database is locked" at once).
 const BEGIN_ATTEMPTS: u32 = 2_000;
 
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS events (
-  tenant TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  at INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  client TEXT,
-  session TEXT,
-  msg_seq INTEGER,
-  body TEXT NOT NULL,
-  PRIMARY KEY (tenant, seq)
-)",
-    "CREATE INDEX IF NOT EXISTS events_by_message ON events (tenant, session, msg_seq) WHERE kind = 'message_posted'",
-    "CREATE TABLE IF NOT EXISTS snapshot_parts (
-  tenant TEXT NOT NULL,
-  part INTEGER NOT NULL,
-  seq INTEGER NOT NULL,
-  body TEXT NOT NULL,
-  PRIMARY KEY (tenant, part)
-)",
-    // The wrong-invitation-code guard (the Durable Object keeps it in memory; a Spin instance
-    // lives for one request, so it is stored).
-    "CREATE TABLE IF NOT EXISTS guards (
-  tenant TEXT PRIMARY KEY,
-  body TEXT NOT NULL
-)",
+/// Spin's tables besides the journal's ([`shape::schema`]).
+const SPIN_TABLES: [(&str, &str); 2] = [
     // "Typing…" to relay (never journaled): event streams pick up rows newer than they saw;
     // rows older than a minute are dropped.
-    "CREATE TABLE IF NOT EXISTS typing (
+    (
+        "typing",
+        "CREATE TABLE IF NOT EXISTS typing (
   id INTEGER PRIMARY KEY,
   tenant TEXT NOT NULL,
   at INTEGER NOT NULL,
@@ -59,14 +38,18 @@ const SCHEMA: &[&str] = &[
   session TEXT,
   client TEXT
 )",
+    ),
     // Who is sending which mail or provider call until when (`deliver`): concurrent instances
     // send each once.
-    "CREATE TABLE IF NOT EXISTS claims (
+    (
+        "claims",
+        "CREATE TABLE IF NOT EXISTS claims (
   tenant TEXT NOT NULL,
   id TEXT NOT NULL,
   until INTEGER NOT NULL,
   PRIMARY KEY (tenant, id)
 )",
+    ),
 ];
 
 pub struct Journal {
@@ -74,12 +57,7 @@ pub struct Journal {
     tenant: String,
 }
 
-/// A stored event with its number and time.
-pub struct Stored {
-    pub seq: u64,
-    pub at: Millis,
-    pub event: Event,
-}
+pub use lobby_core::journal::Stored;
 
 pub fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
@@ -151,12 +129,22 @@ impl Journal {
             db,
             tenant: tenant.to_string(),
         };
+        let names: Vec<&str> = SCHEMA_NAMES
+            .into_iter()
+            .chain(SPIN_TABLES.iter().map(|(name, _)| *name))
+            .collect();
         let ready = j.exec(
-            "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'events_by_message', 'snapshot_parts', 'guards', 'typing', 'claims')",
+            &format!(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('{}')",
+                names.join("', '")
+            ),
             vec![],
         )?;
-        if ready.first().and_then(|r| r.first()).map(as_u64) != Some(SCHEMA.len() as u64) {
-            for stmt in SCHEMA {
+        if ready.first().and_then(|r| r.first()).map(as_u64) != Some(names.len() as u64) {
+            for stmt in shape::schema(Layout::ManyTenants) {
+                j.retrying(&stmt).await?;
+            }
+            for (_, stmt) in SPIN_TABLES {
                 j.retrying(stmt).await?;
             }
         }
@@ -219,15 +207,11 @@ impl Journal {
             "SELECT seq, body FROM snapshot_parts WHERE tenant = ? ORDER BY part",
             vec![Value::Text(self.tenant.clone())],
         )?;
-        let snapshot_seq = parts.first().map_or(0, |p| as_u64(&p[0]));
-        let mut lobby =
-            snapshot::restore(parts.iter().map(|p| as_text(&p[1]))).map_err(internal)?;
-        let mut last = snapshot_seq;
-        for s in self.after(last, u32::MAX)? {
-            lobby.apply(&s.event, s.at);
-            last = s.seq;
-        }
-        Ok((lobby, last, snapshot_seq))
+        let parts = parts.iter().map(|p| (as_u64(&p[0]), as_text(&p[1])));
+        shape::rebuild(parts, |seq| {
+            self.after(seq, u32::MAX).map_err(anyhow::Error::from)
+        })
+        .map_err(internal)
     }
 
     /// The tenant's wrong-invitation-code guard (empty when none is stored).
@@ -242,11 +226,12 @@ impl Journal {
         }
     }
 
-    /// Stores the guard as serialized (in the call's write transaction).
-    pub fn save_guard(&self, body: &str) -> Result<(), ApiError> {
+    /// Stores the guard (in the call's write transaction).
+    pub fn save_guard(&self, guard: &Guard) -> Result<(), ApiError> {
+        let body = serde_json::to_string(guard).map_err(internal)?;
         self.exec(
             "INSERT INTO guards (tenant, body) VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET body = excluded.body",
-            vec![Value::Text(self.tenant.clone()), Value::Text(body.to_string())],
+            vec![Value::Text(self.tenant.clone()), Value::Text(body)],
         )
         .map(|_| ())
     }
@@ -273,30 +258,18 @@ impl Journal {
         at: Millis,
         events: Vec<Event>,
     ) -> Result<Vec<Stored>, ApiError> {
-        let mut out = Vec::with_capacity(events.len());
-        for (i, event) in events.into_iter().enumerate() {
-            let seq = last + 1 + i as u64;
-            let (client, session) = event.subject();
-            let msg_seq = match &event {
-                Event::MessagePosted { seq, .. } => int(*seq),
-                _ => Value::Null,
-            };
-            self.exec(
-                "INSERT INTO events (tenant, seq, at, kind, client, session, msg_seq, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                vec![
-                    Value::Text(self.tenant.clone()),
-                    int(seq),
-                    Value::Integer(at),
-                    Value::Text(event.kind().to_string()),
-                    text(client),
-                    text(session),
-                    msg_seq,
-                    Value::Text(serde_json::to_string(&event).map_err(internal)?),
-                ],
-            )?;
-            out.push(Stored { seq, at, event });
-        }
-        Ok(out)
+        shape::append(last, at, events, |row| {
+            let mut values = vec![Value::Text(self.tenant.clone())];
+            values.extend(row.cells(at).map(|c| match c {
+                Cell::Integer(i) => Value::Integer(i),
+                Cell::Text(t) => Value::Text(t.to_string()),
+                Cell::Null => Value::Null,
+            }));
+            self.exec(shape::insert_event(Layout::ManyTenants), values)
+                .map(|_| ())
+                .map_err(anyhow::Error::from)
+        })
+        .map_err(internal)
     }
 
     /// Stores "typing…" for the event streams to relay; drops what is older than a minute.

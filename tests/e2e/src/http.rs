@@ -24,6 +24,27 @@ impl Server {
         }
     }
 
+    /// A request sent from local address `from` (e.g. 127.0.0.2: another machine, as far as the
+    /// server can tell) instead of the suite's own.
+    pub fn call_from(
+        &self,
+        from: std::net::IpAddr,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Call<'_> {
+        let http = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .local_address(from)
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .expect("an HTTP client");
+        Call {
+            what: format!("{method} {path} from {from}"),
+            builder: http.request(method, self.url(path)),
+            server: self,
+        }
+    }
+
     pub fn get(&self, path: &str) -> Call<'_> {
         self.call(reqwest::Method::GET, path)
     }

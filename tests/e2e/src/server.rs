@@ -60,6 +60,12 @@ fn spin_host_path() -> Result<PathBuf, String> {
     Ok(p)
 }
 
+/// The one proxy every server of the suite believes: the tests' own address. A test that sends
+/// `X-Forwarded-For` from here stands where a deployment's proxy would, naming each client's
+/// address; one that connects from another loopback address (`Server::call_from`) is a client
+/// reaching Lobby directly, whose `X-Forwarded-For` must count for nothing.
+pub const TRUSTED_PROXY: &str = "127.0.0.1";
+
 /// Random hex from the kernel: secrets, tokens and unique names.
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -352,6 +358,8 @@ impl Server {
             .arg(format!("LOBBY_PLATFORM_TOKEN:{}", platform_token()))
             .arg("--var")
             .arg(format!("LOBBY_TOKEN_SECRET:{}", self.secret))
+            .arg("--var")
+            .arg(format!("LOBBY_TRUSTED_PROXIES:{TRUSTED_PROXY}"))
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("WRANGLER_LOG_PATH", self.dir.join("wrangler-debug"))
@@ -389,6 +397,7 @@ impl Server {
             .env("SPIN_VARIABLE_LOBBY_MAIL_KEY", &self.mail_key)
             .env("SPIN_VARIABLE_LOBBY_MAIL_FROM", "lobby@e2e.example")
             .env("SPIN_HOST_STATS", self.host_stats_path())
+            .env("SPIN_VARIABLE_LOBBY_TRUSTED_PROXIES", TRUSTED_PROXY)
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)

@@ -1,4 +1,6 @@
-//! A widget takes entries only from its allowed origins, and only while someone can answer.
+//! A widget takes entries only from its allowed origins, and only while someone can answer; any
+//! page may read the API's answers (one CORS list on both runtimes); an event route speaks only
+//! its runtime's transport.
 
 use lobby_e2e::*;
 use lobby_wire::Presence;
@@ -93,4 +95,88 @@ fn entry_with_nobody_online_is_answered_offline_and_not_queued() {
         queue.iter().map(|q| q.id.as_str()).collect::<Vec<_>>(),
         [c.id.as_str()]
     );
+}
+
+/// Every answer tells a page on any origin that it may read it (credentials travel in headers,
+/// never cookies), with one list of methods and headers on both runtimes: an EventSource's
+/// `Last-Event-ID` among them.
+#[test]
+fn preflights_and_answers_carry_the_same_cors_headers_on_both_runtimes() {
+    let server = shared();
+    let http = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap();
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, server.url("/api/v1/me/status"))
+        .header("Origin", SHOP)
+        .header("Access-Control-Request-Method", "PUT")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, last-event-id",
+        )
+        .send()
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 204);
+    let header = |r: &reqwest::blocking::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(header(&preflight, "Access-Control-Allow-Origin"), SHOP);
+    let methods = header(&preflight, "Access-Control-Allow-Methods");
+    for m in ["GET", "POST", "PUT"] {
+        assert!(methods.contains(m), "{methods}");
+    }
+    let allowed = header(&preflight, "Access-Control-Allow-Headers").to_ascii_lowercase();
+    for h in ["authorization", "content-type", "last-event-id"] {
+        assert!(allowed.contains(h), "{allowed}");
+    }
+    // A refusal is readable too, so a page can show why.
+    let refused = http
+        .get(server.url("/api/v1/queue"))
+        .header("Origin", SHOP)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    assert_eq!(header(&refused, "Access-Control-Allow-Origin"), SHOP);
+    assert_eq!(
+        header(&refused, "Access-Control-Allow-Methods"),
+        methods,
+        "one list for every answer"
+    );
+}
+
+/// An event route refuses the transport this runtime does not speak, with a JSON error that
+/// says which one it does.
+#[test]
+fn an_event_route_asked_for_the_other_transport_answers_426() {
+    let server = shared();
+    let desk = server.desk("transport", &["Olga"], 3);
+    let olga = &desk.ops[0];
+    match runtime() {
+        Runtime::Cloudflare => {
+            server
+                .get("/api/v1/operator/events")
+                .auth(&olga.token)
+                .send()
+                .expect_error(426, "upgrade_required");
+        }
+        Runtime::Spin => {
+            server
+                .get("/api/v1/operator/events")
+                .auth(&olga.token)
+                .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+                .header("Sec-WebSocket-Version", "13")
+                .send()
+                .expect_error(426, "event_stream_required");
+        }
+    }
+    // Who calls is checked before the transport.
+    server
+        .get("/api/v1/operator/events")
+        .send()
+        .expect_error(401, "unauthorized");
 }

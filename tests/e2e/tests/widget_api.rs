@@ -33,13 +33,13 @@ fn invite(server: &Server, token: &str) -> InvitationCreated {
         .ok(201)
 }
 
-/// A widget entry from a browser on [`SHOP`] at address `ip`.
+/// A widget entry from a browser on [`SHOP`] at address `ip`, as the platform delivers it.
 ///
-/// The edge takes the client's address from `CF-Connecting-IP` (set by Cloudflare, which a
-/// client cannot forge there) and only without it from `X-Forwarded-For`. `wrangler dev`
-/// (miniflare's entry worker) adds `CF-Connecting-IP: 127.0.0.1` to every request that lacks
-/// one, so `X-Forwarded-For` alone never reaches the guard locally: every local client would
-/// be one address. The test sends both, as Cloudflare's edge would deliver them.
+/// On Cloudflare the client's address is `CF-Connecting-IP`, which Cloudflare's edge sets (a
+/// client cannot forge it there); `wrangler dev` adds `CF-Connecting-IP: 127.0.0.1` to a request
+/// without one, so the test sends it as Cloudflare would. On Spin the address that connected is
+/// the tests' own, which the suite's servers trust as their proxy ([`TRUSTED_PROXY`]), so there
+/// `X-Forwarded-For` names the client, as a proxy in front of Spin would.
 fn enter_from(server: &Server, key: &str, ip: &str, body: &Value) -> Resp {
     server.enter_with(
         key,
@@ -536,6 +536,91 @@ fn ten_wrong_codes_from_one_address_then_429_while_another_address_still_gets_th
     .expect_error(422, "invalid_code");
     let e: EntryAccepted = enter_from(server, key, "198.51.100.7", &invitation(&inv.code)).ok(201);
     assert!(server.queue(&olga.token).iter().any(|c| c.id == e.client));
+}
+
+/// Another machine, as far as the server can tell: not the suite's proxy.
+const ELSEWHERE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
+/// A widget entry that comes with headers a client wrote to look like guess `n` came from
+/// somewhere new: on Spin it may write any header (both forwarding headers rotate); on
+/// Cloudflare the edge sets `CF-Connecting-IP` to the address that really connected.
+fn forged_entry(server: &Server, key: &str, n: u32, body: &Value) -> Resp {
+    let forwarded = format!("198.51.100.{n}");
+    let connecting = match runtime() {
+        Runtime::Spin => format!("203.0.113.{n}"),
+        Runtime::Cloudflare => "192.0.2.77".to_string(),
+    };
+    server
+        .call_from(
+            ELSEWHERE,
+            reqwest::Method::POST,
+            &format!("/api/v1/widgets/{key}/entries"),
+        )
+        .header("Origin", SHOP)
+        .header("User-Agent", UA_CHROME_WINDOWS)
+        .header("X-Forwarded-For", &forwarded)
+        .header("CF-Connecting-IP", &connecting)
+        .json(body)
+        .send()
+}
+
+#[test]
+fn a_guesser_who_writes_a_new_forwarded_address_each_time_still_gets_429() {
+    let server = shared();
+    let desk = server.desk("wforge", &["Olga"], 3);
+    let olga = &desk.ops[0];
+    let key = &desk.widget.key;
+    let inv = invite(server, &olga.token);
+    // The forwarding headers are the guesser's own words: the 11th try is throttled, whatever
+    // they say, even with the right code.
+    ten_wrong_then_429(&inv.code, |n, body| forged_entry(server, key, n, body));
+    forged_entry(server, key, 12, &invitation(&other_code(&inv.code, 12)))
+        .expect_error(429, "rate_limited");
+    // A client behind the trusted proxy is someone else: the right code works for them.
+    gets_in(server, &olga.token, key, "198.51.100.200", &inv.code);
+}
+
+/// Ten wrong codes through `guess(n, body)`, each a 422; then the right `code` is a 429.
+fn ten_wrong_then_429(code: &str, guess: impl Fn(u32, &Value) -> Resp) {
+    for n in 1..=10 {
+        guess(n, &invitation(&other_code(code, n))).expect_error(422, "invalid_code");
+    }
+    guess(11, &invitation(code)).expect_error(429, "rate_limited");
+}
+
+/// A client at `ip` enters with `code` and waits in the operator's queue.
+fn gets_in(server: &Server, operator_token: &str, key: &str, ip: &str, code: &str) {
+    let e: EntryAccepted = enter_from(server, key, ip, &invitation(code)).ok(201);
+    assert!(server
+        .queue(operator_token)
+        .iter()
+        .any(|c| c.id == e.client));
+}
+
+#[test]
+fn behind_the_trusted_proxy_hops_a_guesser_wrote_in_front_count_for_nothing() {
+    let server = shared();
+    let desk = server.desk("wchain", &["Olga"], 3);
+    let olga = &desk.ops[0];
+    let key = &desk.widget.key;
+    let inv = invite(server, &olga.token);
+    // The proxy appends the address it saw (192.0.2.88) to what the client sent.
+    let via_proxy = |n: u32, body: &Value| {
+        let chain = format!("10.9.8.{n}, 198.51.100.{n}, 192.0.2.88");
+        server.enter_with(
+            key,
+            &[
+                ("Origin", SHOP),
+                ("User-Agent", UA_CHROME_WINDOWS),
+                ("X-Forwarded-For", &chain),
+                // On Cloudflare the proxy is who connected to Cloudflare's edge.
+                ("CF-Connecting-IP", TRUSTED_PROXY),
+            ],
+            body,
+        )
+    };
+    ten_wrong_then_429(&inv.code, via_proxy);
+    gets_in(server, &olga.token, key, "198.51.100.201", &inv.code);
 }
 
 // ---------------------------------------------------------------- wait estimate
