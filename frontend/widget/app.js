@@ -568,10 +568,15 @@ class Chat {
     if (!m || this.seen.has(m.seq)) return;
     this.seen.add(m.seq);
     this.lastSeq = Math.max(this.lastSeq, m.seq);
-    if (m.from === 'client') {
-      // Our own message, echoed before its POST answered: the pending bubble has done its job.
-      const p = this.outbox.find((o) => o.text === m.text && o.inFlight);
-      if (p) p.el?.classList.add('echoed');
+    // One of our own messages, back from the server: found by the id it was sent with (two
+    // identical texts are two messages, and a replay brings back older ones with the same text).
+    const p = m.from === 'client' && m.client_message_id && this.outbox.find((o) => o.id === m.client_message_id);
+    if (p && p.inFlight) {
+      // Echoed before its POST answered: the answer removes it from the outbox.
+      p.el?.classList.add('echoed');
+    } else if (p) {
+      // Stored although its answer never came (lost, or the page reloaded): no retry needed.
+      this.unqueue(p);
     }
     const li = document.createElement('li');
     li.className = 'msg ' + m.from;
@@ -580,7 +585,9 @@ class Chat {
     li.dataset.seq = m.seq;
     const who = document.createElement('span');
     who.className = 'sr';
-    who.textContent = (m.from === 'client' ? t('you') : m.from === 'operator' ? this.operator || t('operator') : '') + ': ';
+    // Each operator's message names its author: after a transfer they are not all one operator's.
+    const author = m.from === 'operator' ? (m.operator && m.operator.name) || this.operator || t('operator') : '';
+    who.textContent = (m.from === 'client' ? t('you') : author) + ': ';
     const bubble = document.createElement('div');
     bubble.className = 'bubble';
     bubble.append(who);
@@ -590,6 +597,13 @@ class Chat {
     time.dateTime = m.at;
     const at = new Date(m.at);
     time.textContent = isNaN(at) ? '' : at.toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit' });
+    if (author) {
+      const by = document.createElement('span');
+      by.className = 'by';
+      by.setAttribute('data-testid', 'message-author');
+      by.textContent = author;
+      li.append(by);
+    }
     li.append(bubble, time);
     // In seq order (a replay after a reconnect may interleave with live frames).
     const after = [...this.log.querySelectorAll('li[data-seq]')].find((x) => Number(x.dataset.seq) > m.seq);
@@ -630,6 +644,13 @@ class Chat {
     this.flush();
   }
 
+  /** `m` has left the outbox: stored, or handed back to the client. */
+  unqueue(m) {
+    this.outbox = this.outbox.filter((o) => o !== m);
+    this.saveOutbox();
+    m.el?.remove();
+  }
+
   saveOutbox() {
     store.set('outbox', this.outbox.map(({ id, text }) => ({ id, text })));
   }
@@ -662,10 +683,8 @@ class Chat {
       const r = await http('POST', '/api/v1/client/messages', { text: m.text, client_message_id: m.id }, this.token);
       m.inFlight = false;
       if (r.status === 201 && r.body) {
-        this.outbox.shift();
-        this.saveOutbox();
-        m.el?.remove();
-        this.addMessage({ seq: r.body.seq, from: 'client', text: m.text, attachments: [], at: new Date().toISOString() });
+        this.unqueue(m);
+        this.addMessage({ seq: r.body.seq, from: 'client', text: m.text, attachments: [], at: new Date().toISOString(), client_message_id: m.id });
         continue;
       }
       if (r.status === 0 || r.status >= 500 || r.status === 429) {
@@ -677,9 +696,7 @@ class Chat {
         break;
       }
       // Refused (too long, session over…): the text goes back to the client, nothing is lost.
-      this.outbox.shift();
-      this.saveOutbox();
-      m.el?.remove();
+      this.unqueue(m);
       this.input.value = m.text + (this.input.value ? '\n' + this.input.value : '');
       store.set('draft', this.input.value);
       showError(errorText(r));

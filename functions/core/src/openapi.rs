@@ -138,7 +138,10 @@ fn paths_and_schemas() -> Value {
         json!({"seq": s("integer"), "from": {"type":"string","enum":["client","operator","system"]},
                "text": s("string"), "attachments": {"type":"array","items": s("object")}, "at": s("string"),
                "delivery": {"type": "string", "enum": ["sent", "delivered", "read", "failed"],
-                            "description": "an operator's message to a messaging-channel client: what the provider last reported"}}),
+                            "description": "an operator's message to a messaging-channel client: what the provider last reported"},
+               "operator": {"type": "object", "properties": {"id": s("string"), "name": s("string")}, "required": ["id", "name"],
+                            "description": "an operator's message: the operator who wrote it (its name as the tenant knows it now)"},
+               "client_message_id": {"type": "string", "description": "the `client_message_id` its sender posted it with"}}),
         &["seq", "from", "text", "at"],
     );
     let queue_item = obj(
@@ -162,7 +165,10 @@ fn paths_and_schemas() -> Value {
         json!({"messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}}}),
         &["messages"],
     );
-    let posted = obj(json!({"seq": s("integer")}), &["seq"]);
+    let posted = obj(
+        json!({"seq": s("integer"), "client_message_id": {"type": "string", "description": "the request's, when it gave one"}}),
+        &["seq"],
+    );
     let post_message = obj(
         json!({"text": s("string"), "attachments": {"type":"array","items": obj(json!({"url": s("string")}), &["url"])}}),
         &["text"],
