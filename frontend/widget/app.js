@@ -521,6 +521,8 @@ class Chat {
       case 'status':
         if (ev.status === 'closed') return this.end();
         this.status = ev.status === 'active' ? 'active' : 'waiting';
+        // Accepted before this stream opened: the first frame is the one that names the operator.
+        if (ev.operator) this.operator = ev.operator;
         this.position = ev.position ?? null;
         if ('estimated_wait_seconds' in ev) this.wait = ev.estimated_wait_seconds;
         break;
