@@ -43,8 +43,8 @@ describe('video call and callback entries', () => {
     assert.equal(url.hash, '', 'the token does not stay in the address bar');
     await tid(room, 'queue-position').waitFor();
     // No camera or microphone is promised: there is none yet, the conversation is by text.
-    assert.match(await tid(room, 'room-no-media').textContent(), /Video is not available yet: you talk with the operator by text/);
     assert.doesNotMatch(await room.locator('body').innerText(), /camera|microphone/i);
+    assert.match(await tid(room, 'room-no-media').textContent(), /Video is not available yet: you talk with the operator by text/);
     await eventually(async () => assert.equal(await tid(room, 'queue-position').getAttribute('data-position'), '1'));
     assert.ok((await tid(room, 'estimated-wait').textContent()).length > 0);
 
