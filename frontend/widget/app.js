@@ -573,13 +573,8 @@ class Chat {
     // One of our own messages, back from the server: found by the id it was sent with (two
     // identical texts are two messages, and a replay brings back older ones with the same text).
     const p = m.from === 'client' && m.client_message_id && this.outbox.find((o) => o.id === m.client_message_id);
-    if (p && p.inFlight) {
-      // Echoed before its POST answered: the answer removes it from the outbox.
-      p.el?.classList.add('echoed');
-    } else if (p) {
-      // Stored although its answer never came (lost, or the page reloaded): no retry needed.
-      this.unqueue(p);
-    }
+    // Echoed before its POST answered: the answer removes it from the outbox.
+    if (p && p.inFlight) p.el?.classList.add('echoed');
     const li = document.createElement('li');
     li.className = 'msg ' + m.from;
     li.setAttribute('data-testid', 'message');
