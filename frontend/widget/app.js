@@ -25,7 +25,7 @@ const TEXT = {
   en: {
     title_webchat: 'Chat with us', title_video: 'Video call', title_callback: 'Callback',
     intro_webchat: 'Tell us who you are and an operator will be with you shortly.',
-    intro_video: 'Fill in the form and your video room opens in a new tab.',
+    intro_video: 'Fill in the form to reach an operator. Video is not available yet: you talk by text, here.',
     intro_callback: 'Leave your phone number and an operator will call you back.',
     start_webchat: 'Start chat', start_video: 'Start video call', start_callback: 'Call me back',
     name: 'Name', phone: 'Phone', email: 'E-mail', optional: '(optional)',
@@ -42,7 +42,7 @@ const TEXT = {
     connected: (op) => (op ? `You are chatting with ${op}.` : 'An operator is with you.'),
     redirected: 'You have been transferred. Waiting for another operator…',
     audio_off: (p) => `Audio is off in this chat: the operator will call you${p ? ' at ' + p : ''}.`,
-    video_tab: 'Your video room is open in a new tab.', video_open: 'Open the video room',
+    video_tab: 'Video is not available yet: the operator answers you here, by text.', video_open: 'Open the call page',
     typing: (op) => `${op || 'The operator'} is typing…`,
     placeholder: 'Type a message…', send: 'Send', emoji: 'Emoji',
     sending: 'Sending…', retrying: 'Not sent yet, retrying…',
@@ -54,7 +54,7 @@ const TEXT = {
   cs: {
     title_webchat: 'Napište nám', title_video: 'Videohovor', title_callback: 'Zavolejte mi',
     intro_webchat: 'Představte se a operátor se vám bude brzy věnovat.',
-    intro_video: 'Vyplňte formulář a vaše videomístnost se otevře v nové záložce.',
+    intro_video: 'Vyplňte formulář a spojíte se s operátorem. Video zatím není k dispozici: píšete si tady.',
     intro_callback: 'Nechte nám své telefonní číslo a operátor vám zavolá zpět.',
     start_webchat: 'Zahájit chat', start_video: 'Zahájit videohovor', start_callback: 'Zavolejte mi',
     name: 'Jméno', phone: 'Telefon', email: 'E-mail', optional: '(nepovinné)',
@@ -71,7 +71,7 @@ const TEXT = {
     connected: (op) => (op ? `Píšete si s operátorem ${op}.` : 'Operátor se vám věnuje.'),
     redirected: 'Byli jste přepojeni. Čekáte na dalšího operátora…',
     audio_off: (p) => `Zvuk je v tomto chatu vypnutý: operátor vám zavolá${p ? ' na číslo ' + p : ''}.`,
-    video_tab: 'Vaše videomístnost je otevřená v nové záložce.', video_open: 'Otevřít videomístnost',
+    video_tab: 'Video zatím není k dispozici: operátor vám odpoví tady, písemně.', video_open: 'Otevřít stránku hovoru',
     typing: (op) => `${op || 'Operátor'} píše…`,
     placeholder: 'Napište zprávu…', send: 'Odeslat', emoji: 'Emoji',
     sending: 'Odesílá se…', retrying: 'Zatím neodesláno, zkoušíme znovu…',
@@ -524,6 +524,8 @@ class Chat {
       case 'status':
         if (ev.status === 'closed') return this.end();
         this.status = ev.status === 'active' ? 'active' : 'waiting';
+        // Accepted before this stream opened: the first frame is the one that names the operator.
+        if (ev.operator) this.operator = ev.operator;
         this.position = ev.position ?? null;
         if ('estimated_wait_seconds' in ev) this.wait = ev.estimated_wait_seconds;
         break;
@@ -571,11 +573,11 @@ class Chat {
     if (!m || this.seen.has(m.seq)) return;
     this.seen.add(m.seq);
     this.lastSeq = Math.max(this.lastSeq, m.seq);
-    if (m.from === 'client') {
-      // Our own message, echoed before its POST answered: the pending bubble has done its job.
-      const p = this.outbox.find((o) => o.text === m.text && o.inFlight);
-      if (p) p.el?.classList.add('echoed');
-    }
+    // One of our own messages, back from the server: found by the id it was sent with (two
+    // identical texts are two messages, and a replay brings back older ones with the same text).
+    const p = m.from === 'client' && m.client_message_id && this.outbox.find((o) => o.id === m.client_message_id);
+    // Echoed before its POST answered: the answer removes it from the outbox.
+    if (p && p.inFlight) p.el?.classList.add('echoed');
     const li = document.createElement('li');
     li.className = 'msg ' + m.from;
     li.setAttribute('data-testid', 'message');
@@ -583,7 +585,9 @@ class Chat {
     li.dataset.seq = m.seq;
     const who = document.createElement('span');
     who.className = 'sr';
-    who.textContent = (m.from === 'client' ? t('you') : m.from === 'operator' ? this.operator || t('operator') : '') + ': ';
+    // Each operator's message names its author: after a transfer they are not all one operator's.
+    const author = m.from === 'operator' ? (m.operator && m.operator.name) || this.operator || t('operator') : '';
+    who.textContent = (m.from === 'client' ? t('you') : author) + ': ';
     const bubble = document.createElement('div');
     bubble.className = 'bubble';
     bubble.append(who);
@@ -593,6 +597,13 @@ class Chat {
     time.dateTime = m.at;
     const at = new Date(m.at);
     time.textContent = isNaN(at) ? '' : at.toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit' });
+    if (author) {
+      const by = document.createElement('span');
+      by.className = 'by';
+      by.setAttribute('data-testid', 'message-author');
+      by.textContent = author;
+      li.append(by);
+    }
     li.append(bubble, time);
     // In seq order (a replay after a reconnect may interleave with live frames).
     const after = [...this.log.querySelectorAll('li[data-seq]')].find((x) => Number(x.dataset.seq) > m.seq);
@@ -633,6 +644,13 @@ class Chat {
     this.flush();
   }
 
+  /** `m` has left the outbox: stored, or handed back to the client. */
+  unqueue(m) {
+    this.outbox = this.outbox.filter((o) => o !== m);
+    this.saveOutbox();
+    m.el?.remove();
+  }
+
   saveOutbox() {
     store.set('outbox', this.outbox.map(({ id, text }) => ({ id, text })));
   }
@@ -665,10 +683,8 @@ class Chat {
       const r = await http('POST', '/api/v1/client/messages', { text: m.text, client_message_id: m.id }, this.token);
       m.inFlight = false;
       if (r.status === 201 && r.body) {
-        this.outbox.shift();
-        this.saveOutbox();
-        m.el?.remove();
-        this.addMessage({ seq: r.body.seq, from: 'client', text: m.text, attachments: [], at: new Date().toISOString() });
+        this.unqueue(m);
+        this.addMessage({ seq: r.body.seq, from: 'client', text: m.text, attachments: [], at: new Date().toISOString(), client_message_id: m.id });
         continue;
       }
       if (r.status === 0 || r.status >= 500 || r.status === 429) {
@@ -680,9 +696,7 @@ class Chat {
         break;
       }
       // Refused (too long, session over…): the text goes back to the client, nothing is lost.
-      this.outbox.shift();
-      this.saveOutbox();
-      m.el?.remove();
+      this.unqueue(m);
       this.input.value = m.text + (this.input.value ? '\n' + this.input.value : '');
       store.set('draft', this.input.value);
       showError(errorText(r));

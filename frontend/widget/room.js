@@ -1,6 +1,7 @@
 // The client's video room (/widget/room.html?session=S#token=T), opened in a new tab by a Video
 // call entry. It shows the waiting (queue position, honest estimated wait) and, once an operator
-// accepts, who the client is connected to. The media part (WebRTC) arrives with its own issue.
+// accepts, who the client is connected to. There is no camera or microphone yet: the client and
+// the operator talk by text in the widget's chat window, and the room says so.
 // The token comes in the fragment (never sent to a server, never in logs) and is kept in this
 // tab's sessionStorage so that a reload of the room keeps working.
 'use strict';
@@ -15,7 +16,7 @@ const TEXT = {
     wait: (s) => (s < 60 ? 'Estimated wait: less than a minute.' : `Estimated wait: about ${Math.round(s / 60)} min.`),
     wait_unknown: 'We cannot estimate the wait yet.',
     connected: (op) => `Connected to ${op || 'an operator'}.`,
-    ended: 'The call has ended.', leave: 'Leave', media_later: 'Camera and microphone start here once the operator joins.',
+    ended: 'The call has ended.', leave: 'Leave', no_media: 'Video is not available yet: you talk with the operator by text, in the chat window on the website.',
     no_token: 'This room link is incomplete: open it again from the website.',
   },
   cs: {
@@ -24,7 +25,7 @@ const TEXT = {
     wait: (s) => (s < 60 ? 'Odhadovaná doba čekání: méně než minuta.' : `Odhadovaná doba čekání: asi ${Math.round(s / 60)} min.`),
     wait_unknown: 'Dobu čekání zatím neumíme odhadnout.',
     connected: (op) => `Jste spojeni s operátorem ${op || ''}.`.replace(' .', '.'),
-    ended: 'Hovor skončil.', leave: 'Odejít', media_later: 'Kamera a mikrofon se spustí, jakmile se operátor připojí.',
+    ended: 'Hovor skončil.', leave: 'Odejít', no_media: 'Video zatím není k dispozici: s operátorem si píšete v okně chatu na webu.',
     no_token: 'Odkaz na místnost je neúplný: otevřete jej znovu z webu.',
   },
 };

@@ -703,4 +703,61 @@ describe('operator app workday', { timeout: TEST_TIMEOUT * 12 }, () => {
       await closeAll(b);
     }
   });
+
+  test('workday: after a redirect the new operator sees each earlier message under the name of the operator who wrote it', { timeout: TEST_TIMEOUT }, async () => {
+    const t = await seedTenant(api, { prefix: 'authors' });
+    const [olga, oscar] = t.operators;
+    const c = await api.enter(t.widget.key, entryBody({ name: 'Eva Malá' }), { userAgent: UA.firefoxUbuntu });
+    await api.postClientMessage(c.token, 'Where is my parcel?');
+    // Writes in a Client tab as its operator does; an operator's message in a tab, by its words.
+    const write = async (panel, words) => {
+      await tid(panel, 'message-input').first().fill(words);
+      await tid(panel, 'message-send').first().click();
+    };
+    const byOperator = (panel, words) => tid(panel, 'message', '[data-from="operator"]').filter({ hasText: words });
+    const a = await operatorBrowser(olga);
+    let o;
+    try {
+      await acceptInApp(a.page, c.client);
+      const panel = clientPanel(a.page, c.session);
+      await write(panel, 'It ships on Monday.');
+      const mine = byOperator(panel, 'It ships on Monday.');
+      await visible(mine, a.page, 'Olga\'s message in her tab');
+      assert.match(await text(mine.locator('.meta')), /^You\b/, 'her own message reads "You"');
+
+      // Olga hands the client over to Oscar, who accepts and answers.
+      await tid(panel, 'redirect-button').first().click();
+      const dialog = tid(a.page, 'redirect-dialog');
+      await visible(dialog, a.page, 'redirect-dialog');
+      const target = tid(dialog, 'redirect-target');
+      await until(a.page, 'redirect-target offers Oscar', async () => {
+        assert.equal(await target.locator(`option[value="operator:${oscar.id}"]`).count(), 1);
+      });
+      await target.selectOption(`operator:${oscar.id}`);
+      await tid(dialog, 'redirect-submit').first().click();
+      await gone(tabOf(a.page, c.client), a.page, 'Olga\'s Client tab after the redirect');
+      o = await operatorBrowser(oscar);
+      await acceptInApp(o.page, c.client);
+      const opanel = clientPanel(o.page, c.session);
+      await write(opanel, 'Oscar here, it left the warehouse.');
+
+      const olgas = byOperator(opanel, 'It ships on Monday.');
+      await visible(olgas, o.page, 'Olga\'s message in Oscar\'s tab');
+      const olgasMeta = await text(olgas.locator('.meta'));
+      assert.match(olgasMeta, /Olga Operator/, `Olga's message names her: ${olgasMeta}`);
+      assert.doesNotMatch(olgasMeta, /\bYou\b/);
+      const oscars = byOperator(opanel, 'Oscar here');
+      await visible(oscars, o.page, 'Oscar\'s own message');
+      assert.match(await text(oscars.locator('.meta')), /^You\b/, 'his own message reads "You"');
+      // After a reload (the messages read back from the server) the labels are the same.
+      await o.page.reload({ waitUntil: 'load' });
+      await visible(tabOf(o.page, c.client), o.page, 'Oscar\'s Client tab after reload', 20000);
+      await tabOf(o.page, c.client).first().click();
+      await visible(oscars, o.page, 'Oscar\'s own message after reload');
+      assert.match(await text(olgas.locator('.meta')), /Olga Operator/);
+      assert.match(await text(oscars.locator('.meta')), /^You\b/);
+    } finally {
+      await closeAll(a, o);
+    }
+  });
 });

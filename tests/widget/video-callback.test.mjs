@@ -1,6 +1,7 @@
 // Video call and Callback entries from the widget: a video entry opens the client's room in a
-// new tab (waiting, then "connected to <operator>"); a callback needs a phone number, waits as a
-// callback, and its chat says the audio is off.
+// new tab (waiting, then "connected to <operator>"), and both the room and the widget say plainly
+// that there is no video yet (the conversation is the widget's chat); a callback needs a phone
+// number, waits as a callback, and its chat says the audio is off.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -41,6 +42,9 @@ describe('video call and callback entries', () => {
     assert.equal(url.searchParams.get('session'), me.session);
     assert.equal(url.hash, '', 'the token does not stay in the address bar');
     await tid(room, 'queue-position').waitFor();
+    // No camera or microphone is promised: there is none yet, the conversation is by text.
+    assert.doesNotMatch(await room.locator('body').innerText(), /camera|microphone/i);
+    assert.match(await tid(room, 'room-no-media').textContent(), /Video is not available yet: you talk with the operator by text/);
     await eventually(async () => assert.equal(await tid(room, 'queue-position').getAttribute('data-position'), '1'));
     assert.ok((await tid(room, 'estimated-wait').textContent()).length > 0);
 
@@ -49,13 +53,21 @@ describe('video call and callback entries', () => {
     await w.api.ok('POST', `/api/v1/queue/${me.client}/accept`, { token: olga.token }, 200);
     await tid(room, 'room-connected').waitFor({ timeout: 10000 });
     assert.match(await tid(room, 'room-connected').textContent(), /Connected to Olga/);
-    // The widget itself says where the call is.
-    assert.match(await frame.locator('#note').textContent(), /new tab/);
+    // The widget itself says where the conversation is.
+    assert.match(await frame.locator('#note').textContent(), /Video is not available yet: the operator answers you here, by text/);
     // A reload of the room keeps it (the token is in the tab's storage now).
     await room.reload();
     await tid(room, 'room-connected').waitFor({ timeout: 10000 });
     assert.deepEqual(realErrors(b.errors), []);
     await room.close();
+    // The same in Czech.
+    const cs = await b.context.newPage();
+    try {
+      await cs.goto(`${w.server.base}/widget/room.html?session=${encodeURIComponent(me.session)}&lang=cs`);
+      assert.match(await tid(cs, 'room-no-media').textContent(), /Video zatím není k dispozici: s operátorem si píšete/);
+    } finally {
+      await cs.close();
+    }
   });
 
   test('Callback: a phone number is required; the entry waits as a callback; the chat says audio is off', async () => {

@@ -307,4 +307,71 @@ describe('WebChat through the widget on a company page', () => {
     await tid(page, 'lobby-button-webchat').waitFor();
     assert.equal(await page.locator('#lobby-widget iframe').count(), 0);
   });
+
+  // The widget matches the server's copy of a client's message to the pending bubble it sent by
+  // the message's id, not its text: a replay of an earlier, identical message (after a reload)
+  // must not pass for the one still on its way (its bubble stays, failing visibly when its POST
+  // fails), and both end shown once each. The widget is opened on its own (a direct link), where
+  // its storage keeps the outbox over a reload (in a company page's iframe a browser may block
+  // it: then the loader keeps the session and the draft only).
+  test('a new conversation: two identical messages in a row, the second held back over a reload, are matched to their bubbles by id and shown once each', async () => {
+    const direct = await w.api.tenant({ origins: [w.server.base], operators: ['Olga'] });
+    const olga = direct.ops.Olga;
+    await w.api.status(olga, 'online');
+    const frame = page;
+    await page.goto(`${w.server.base}/widget/?key=${encodeURIComponent(direct.widget.key)}&entry=webchat`);
+    await tid(frame, 'form-name').fill('Petra');
+    const entry = page.waitForResponse((r) => r.url().endsWith('/entries') && r.request().method() === 'POST');
+    await tid(frame, 'entry-submit').click();
+    const me = await (await entry).json();
+    await w.api.ok('POST', `/api/v1/queue/${me.client}/accept`, { token: olga.token }, 200);
+    await eventually(async () => assert.match(await frame.locator('#note').textContent(), /chatting with Olga/));
+
+    const text = 'Is it in stock?';
+    const mine = () => frame.locator('[data-testid="message"][data-from="client"]');
+    await tid(frame, 'message-input').fill(text);
+    await tid(frame, 'message-input').press('Enter');
+    await eventually(async () => {
+      assert.equal(await mine().count(), 1);
+      assert.equal(await frame.locator('.msg.pending').count(), 0);
+    });
+
+    // The same text again; its POSTs are held before they reach the server.
+    const held = [];
+    let holding = true;
+    const posts = (u) => u.pathname === '/api/v1/client/messages';
+    const hold = (route) => (holding && route.request().method() === 'POST' ? held.push(route) : route.continue());
+    await b.context.route(posts, hold);
+    try {
+      await tid(frame, 'message-input').fill(text);
+      await tid(frame, 'message-input').press('Enter');
+      await eventually(async () => assert.equal(held.length, 1));
+      // A reload: the widget reopens the conversation, replays it from the start (the first
+      // message, same text) while its outbox sends the second again.
+      await page.reload();
+      await held[0].abort().catch(() => {});
+      await tid(frame, 'chat').waitFor({ timeout: 15000 });
+      await eventually(async () => assert.equal(held.length, 2));
+      await mine().first().waitFor();
+      assert.equal(await mine().count(), 1, 'the replayed first message');
+      assert.equal(await frame.locator('.msg.pending').isVisible(), true, 'the second is still shown as being sent');
+      // Its POST fails: the client sees that it is not sent yet. (Its retry goes through.)
+      holding = false;
+      await held[1].abort('internetdisconnected');
+      await frame.locator('.msg.pending.failed').waitFor({ state: 'visible', timeout: 10000 });
+    } finally {
+      await b.context.unroute(posts, hold);
+    }
+    // The retry goes through: both are confirmed, each shown once.
+    await eventually(async () => {
+      assert.equal(await frame.locator('.msg.pending').count(), 0, 'nothing left in the outbox');
+      assert.equal(await mine().count(), 2);
+    }, { timeout: 30000 });
+    const stored = (await w.api.ok('GET', `/api/v1/sessions/${me.session}/messages`, { token: olga.token }, 200))
+      .messages.filter((m) => m.from === 'client');
+    assert.deepEqual(stored.map((m) => m.text), [text, text], 'stored twice, once each');
+    assert.notEqual(stored[0].client_message_id, stored[1].client_message_id);
+    const seqs = await mine().evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
+    assert.deepEqual(seqs, stored.map((m) => m.seq));
+  });
 });

@@ -531,6 +531,8 @@ mod tests {
             }],
             at: "2026-01-01T00:00:00Z".into(),
             delivery: None,
+            operator: None,
+            client_message_id: Some("m-1".into()),
         };
         let client = QueueItem {
             id: "c1".into(),

@@ -623,6 +623,8 @@ mod tests {
             attachments: vec![],
             at: String::new(),
             delivery: None,
+            operator: None,
+            client_message_id: None,
         };
         let mut ms = vec![m(1), m(5)];
         assert_eq!(merge(&mut ms, [m(3), m(5), m(7)]), 2);

@@ -251,6 +251,34 @@ pub fn tenant_of_widget_key(key: &str) -> Option<String> {
     valid_slug(tenant).ok()
 }
 
+/// The idempotency key a message is stored under: keys are per sender, so a client's and an
+/// operator's ids never collide.
+fn message_key(author: &Author, id: &str) -> String {
+    match author {
+        Author::Operator(o) => format!("op:{o}:{id}"),
+        Author::Client => format!("client:{id}"),
+        Author::System => format!("system:{id}"),
+    }
+}
+
+/// The sender's own id of a stored message, back from its key ([`message_key`]); `None` for
+/// keys the sender did not choose (a channel provider's message ids).
+pub(crate) fn sender_message_id<'a>(
+    key: &'a str,
+    from: wire::Party,
+    operator: Option<&String>,
+) -> Option<&'a str> {
+    match (from, operator) {
+        (wire::Party::Operator, Some(o)) => key
+            .strip_prefix("op:")?
+            .strip_prefix(o.as_str())?
+            .strip_prefix(':'),
+        (wire::Party::Client, _) => key.strip_prefix("client:"),
+        (wire::Party::System, _) => key.strip_prefix("system:"),
+        (wire::Party::Operator, None) => None,
+    }
+}
+
 /// What the coordinator gets besides the call: the time, fresh randomness, the token secret,
 /// and read access to the journal's messages.
 pub struct Ctx<'a> {
@@ -690,7 +718,7 @@ impl Lobby {
                 let op = self.acting_operator(actor)?;
                 let c = self.visible_client(op, client)?;
                 let messages =
-                    self.with_delivery(&c.session, ctx.messages.messages(&c.session, 0, 1000));
+                    self.shown_messages(&c.session, ctx.messages.messages(&c.session, 0, 1000));
                 Reply::ok(self.preview(c, messages))
             }
             Route::Accept { client } => {
@@ -754,7 +782,7 @@ impl Lobby {
                     })
                     .ok_or_else(|| ApiError::not_found(format!("session {session}")))?;
                 let messages = ctx.messages.messages(&s.id, meta.after.unwrap_or(0), 1000);
-                let messages = self.with_delivery(&s.id, messages);
+                let messages = self.shown_messages(&s.id, messages);
                 Reply::ok(wire::MessageList { messages })
             }
             Route::PostSessionMessage { session } => {
@@ -899,6 +927,7 @@ impl Lobby {
                 let messages = ctx
                     .messages
                     .messages(session, meta.after.unwrap_or(0), 1000);
+                let messages = self.shown_messages(session, messages);
                 Reply::ok(wire::MessageList { messages })
             }
             Route::PostClientMessage => {
@@ -981,7 +1010,15 @@ impl Lobby {
                     Some(Event::MessagePosted { seq, .. }) => *seq,
                     _ => 0,
                 };
-                Reply::with(201, wire::Posted { seq }, events)
+                let client_message_id = None;
+                Reply::with(
+                    201,
+                    wire::Posted {
+                        seq,
+                        client_message_id,
+                    },
+                    events,
+                )
             }
             Route::ClientTyping => {
                 let (client, _) = client_of(actor)?;
@@ -1068,20 +1105,16 @@ impl Lobby {
                 "attachments: at most 10, each with an http(s) url",
             ));
         }
-        // Keys are per sender: a client's and an operator's ids never collide.
-        let key = match req.client_message_id.as_deref().map(str::trim) {
+        let id = match req.client_message_id.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(k) if k.len() > 100 => {
                 return Err(ApiError::invalid(
                     "client_message_id is longer than 100 bytes",
                 ))
             }
-            Some(k) => Some(match &author {
-                Author::Operator(o) => format!("op:{o}:{k}"),
-                Author::Client => format!("client:{k}"),
-                Author::System => format!("system:{k}"),
-            }),
+            Some(k) => Some(k.to_string()),
         };
+        let key = id.as_deref().map(|k| message_key(&author, k));
         let events = self.handle(
             &Command::PostMessage {
                 session: session.to_string(),
@@ -1101,7 +1134,11 @@ impl Lobby {
                 .find(|(k, _)| Some(k) == key.as_ref())
                 .map_or(0, |(_, seq)| *seq),
         };
-        Ok(Reply::with(201, wire::Posted { seq }, events))
+        let posted = wire::Posted {
+            seq,
+            client_message_id: id,
+        };
+        Ok(Reply::with(201, posted, events))
     }
 
     fn enter(&mut self, key: &str, body: &[u8], meta: &Meta, ctx: &Ctx) -> Result<Reply, ApiError> {

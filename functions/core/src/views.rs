@@ -3,8 +3,8 @@
 //! events, so both runtimes show exactly the same thing.
 
 use lobby_wire::{
-    ClientEvent, ClientInfo, ClientStatus, Message, OperatorEvent, OperatorInfo, Party,
-    PastSession, Preview, QueueItem, RemovedReason,
+    ClientEvent, ClientInfo, ClientStatus, Message, MessageAuthor, OperatorEvent, OperatorInfo,
+    Party, PastSession, Preview, QueueItem, RemovedReason,
 };
 
 use crate::lobby::{Client, ClientState, Details, Event, Lobby, Operator, Redirected, Target};
@@ -199,15 +199,22 @@ impl Lobby {
             .unwrap_or_default()
     }
 
-    /// Messages read from the journal, with the delivery reports the state holds for them.
-    pub fn with_delivery(&self, session: &str, mut messages: Vec<Message>) -> Vec<Message> {
-        let Some(s) = self.sessions.get(session) else {
-            return messages;
-        };
-        if s.delivery.is_empty() {
-            return messages;
-        }
+    /// Messages read from the journal as people see them: each operator's message with its
+    /// author's name, and the delivery reports the state holds for them.
+    pub fn shown_messages(&self, session: &str, mut messages: Vec<Message>) -> Vec<Message> {
+        let reports = self
+            .sessions
+            .get(session)
+            .is_some_and(|s| !s.delivery.is_empty());
         for m in &mut messages {
+            if let Some(author) = &mut m.operator {
+                if let Some(o) = self.operators.get(&author.id) {
+                    author.name = o.name.clone();
+                }
+            }
+            if !reports {
+                continue;
+            }
             if let Some((state, _)) = self.delivery_of(session, m.seq) {
                 m.delivery = serde_json::to_value(state)
                     .ok()
@@ -217,29 +224,51 @@ impl Lobby {
         messages
     }
 
-    /// The message an event carries, as the API shows it.
+    /// The message an event records, as the journal keeps it: an operator's message names its
+    /// author by id only, since names belong to the state ([`Lobby::shown_messages`] adds them).
     pub fn message_of(event: &Event, at: crate::Millis) -> Option<(String, Message)> {
         match event {
             Event::MessagePosted {
                 session,
                 seq,
                 from,
+                operator,
                 text,
                 attachments,
+                key,
                 ..
-            } => Some((
-                session.clone(),
-                Message {
-                    seq: *seq,
-                    from: *from,
-                    text: text.clone(),
-                    attachments: attachments.clone(),
-                    at: rfc3339(at),
-                    delivery: None,
-                },
-            )),
+            } => {
+                // For other messages `operator` is whoever served the session at the time.
+                let author = operator.as_ref().filter(|_| *from == Party::Operator);
+                Some((
+                    session.clone(),
+                    Message {
+                        seq: *seq,
+                        from: *from,
+                        text: text.clone(),
+                        attachments: attachments.clone(),
+                        at: rfc3339(at),
+                        delivery: None,
+                        operator: author.map(|id| MessageAuthor {
+                            id: id.clone(),
+                            name: String::new(),
+                        }),
+                        client_message_id: key
+                            .as_deref()
+                            .and_then(|k| crate::api::sender_message_id(k, *from, author))
+                            .map(str::to_string),
+                    },
+                ))
+            }
             _ => None,
         }
+    }
+
+    /// The message a live frame carries: as [`Lobby::message_of`] records it, as people see it.
+    fn live_message(&self, event: &Event, at: crate::Millis) -> Option<(String, Message)> {
+        let (session, message) = Self::message_of(event, at)?;
+        let message = self.shown_messages(&session, vec![message]).pop()?;
+        Some((session, message))
     }
 
     /// What one operator's WebSocket shows of a journal event (`seq` is its journal number):
@@ -338,13 +367,13 @@ impl Lobby {
             Event::ClientLeft { client, from, .. } if sees(from) => {
                 Some(removed(client, RemovedReason::Left, None))
             }
-            Event::MessagePosted { operator: o, .. } if o.as_deref().is_some_and(me) => {
-                Self::message_of(event, at).map(|(session, message)| OperatorEvent::Message {
+            Event::MessagePosted { operator: o, .. } if o.as_deref().is_some_and(me) => self
+                .live_message(event, at)
+                .map(|(session, message)| OperatorEvent::Message {
                     seq,
                     session,
                     message,
-                })
-            }
+                }),
             Event::SessionClosed {
                 session,
                 operator: o,
@@ -391,9 +420,9 @@ impl Lobby {
             Event::ClientRedirected { position, .. } => Some(ClientEvent::Redirected {
                 position: *position,
             }),
-            Event::MessagePosted { .. } => {
-                Self::message_of(event, at).map(|(_, message)| ClientEvent::Message { message })
-            }
+            Event::MessagePosted { .. } => self
+                .live_message(event, at)
+                .map(|(_, message)| ClientEvent::Message { message }),
             Event::SessionClosed { by, .. } => Some(ClientEvent::Closed { by: *by }),
             _ => None,
         }

@@ -1372,6 +1372,155 @@ fn an_active_client_is_handed_over_and_the_session_goes_on() {
     w.check_replay();
 }
 
+/// After a handover the conversation holds two operators' messages: each names who wrote it,
+/// in the list and in the live frames, and every message gives its sender's id back.
+#[test]
+fn each_message_carries_its_author_and_its_senders_id() {
+    let mut w = World::new();
+    let (ann, admin) = (w.ann.clone(), w.admin.clone());
+    let Actor::Operator { id: ann_id, .. } = ann.clone() else {
+        unreachable!()
+    };
+    let cid_id = created_id(&w.ok(
+        Route::CreateOperator,
+        &admin,
+        json!({"email": "cid@acme.test", "password": "cid's password", "name": "Cid",
+               "role": "operator", "groups": [w.support]}),
+    ));
+    let cid = Actor::Operator {
+        id: cid_id.clone(),
+        admin: false,
+    };
+    w.online(&ann);
+    w.online(&cid);
+    let e = w.enter(json!({"entry": "webchat"}));
+    let client = World::client_actor(&e);
+    let session = e.session.clone();
+    let accept = Route::Accept {
+        client: e.client.clone(),
+    };
+    w.ok(accept.clone(), &ann, Value::Null);
+    let post = Route::PostSessionMessage {
+        session: session.clone(),
+    };
+    let r = w.ok(
+        post.clone(),
+        &ann,
+        json!({"text": "Hello, Ann here", "client_message_id": "a-1"}),
+    );
+    assert_eq!(r.body, json!({"seq": 1, "client_message_id": "a-1"}));
+    // The same text twice in a row: two messages, told apart by their ids.
+    for id in ["c-1", "c-2"] {
+        let r = w.ok(
+            Route::PostClientMessage,
+            &client,
+            json!({"text": "thanks", "client_message_id": id}),
+        );
+        assert_eq!(r.body["client_message_id"], id);
+    }
+    // A retry's answer names the id too, with the seq the first delivery got.
+    let r = w.ok(
+        Route::PostClientMessage,
+        &client,
+        json!({"text": "thanks", "client_message_id": "c-1"}),
+    );
+    assert_eq!(r.body, json!({"seq": 2, "client_message_id": "c-1"}));
+    w.ok(
+        Route::Redirect {
+            client: e.client.clone(),
+        },
+        &ann,
+        json!({"operator": cid_id}),
+    );
+    w.ok(accept, &cid, Value::Null);
+    w.ok(post, &cid, json!({"text": "Cid now"}));
+
+    let list: wire::MessageList = serde_json::from_value(
+        w.ok(
+            Route::SessionMessages {
+                session: session.clone(),
+            },
+            &cid,
+            Value::Null,
+        )
+        .body,
+    )
+    .unwrap();
+    let authors: Vec<_> = list
+        .messages
+        .iter()
+        .map(|m| {
+            (
+                m.text.as_str(),
+                m.operator
+                    .as_ref()
+                    .map(|a| (a.id.as_str(), a.name.as_str())),
+                m.client_message_id.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        authors,
+        [
+            (
+                "Hello, Ann here",
+                Some((ann_id.as_str(), "Ann")),
+                Some("a-1")
+            ),
+            ("thanks", None, Some("c-1")),
+            ("thanks", None, Some("c-2")),
+            ("Cid now", Some((cid_id.as_str(), "Cid")), None),
+        ]
+    );
+    // The client reads the same authors.
+    let mine: wire::MessageList =
+        serde_json::from_value(w.ok(Route::ClientMessages, &client, Value::Null).body).unwrap();
+    assert_eq!(mine.messages, list.messages);
+
+    // The live frames carry them as well: the client's stream and the serving operator's.
+    let posted = |text: &str| {
+        w.journal
+            .iter()
+            .find(|(ev, _)| matches!(ev, Event::MessagePosted { text: t, .. } if t == text))
+            .cloned()
+            .unwrap()
+    };
+    let (ann_msg, at) = posted("Hello, Ann here");
+    match w.lobby.client_event(&e.client, &ann_msg, at) {
+        Some(wire::ClientEvent::Message { message }) => {
+            assert_eq!(message, list.messages[0]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let (cid_msg, at) = posted("Cid now");
+    let cid_op = w.lobby.operators[&cid_id].clone();
+    match w.lobby.operator_event(&cid_op, 99, &cid_msg, at) {
+        Some(wire::OperatorEvent::Message { message, .. }) => {
+            assert_eq!(message, list.messages[3]);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Names are the tenant's: a renamed operator's earlier messages show the new name.
+    w.ok(
+        Route::UpdateOperator {
+            operator: ann_id.clone(),
+        },
+        &admin,
+        json!({"name": "Ann Smith"}),
+    );
+    let list: wire::MessageList = serde_json::from_value(
+        w.ok(Route::SessionMessages { session }, &cid, Value::Null)
+            .body,
+    )
+    .unwrap();
+    assert_eq!(
+        list.messages[0].operator.as_ref().unwrap().name,
+        "Ann Smith"
+    );
+    w.check_replay();
+}
+
 #[test]
 fn typing_reaches_the_serving_operator_and_its_client_only_and_is_never_journaled() {
     use lobby_core::views::TypingTo;

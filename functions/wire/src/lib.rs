@@ -434,6 +434,23 @@ pub struct Message {
         schemars(extend("enum" = ["sent", "delivered", "read", "failed"]))
     )]
     pub delivery: Option<String>,
+    /// For an operator's message: who wrote it. After a redirect a conversation holds messages
+    /// of several operators, and each shows its own author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<MessageAuthor>,
+    /// The `client_message_id` its sender posted it with, so that the sender can tell which of
+    /// its pending messages this one is (two identical texts in a row are two messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_message_id: Option<String>,
+}
+
+/// The operator who wrote a message: its id, and its name as the tenant knows it now (a
+/// renamed operator's earlier messages show the new name, as its notes do).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageAuthor {
+    pub id: String,
+    pub name: String,
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -468,6 +485,9 @@ pub struct PostMessage {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Posted {
     pub seq: u64,
+    /// The `client_message_id` of the request, when it gave one (also on a retry's answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_message_id: Option<String>,
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -22,7 +22,8 @@ pub mod ws;
 pub use fixtures::*;
 pub use http::{Call, Resp};
 pub use server::{
-    platform_token, random_hex, repo_root, runtime, shared, HostStats, Runtime, Server, TRUSTED_PROXY,
+    platform_token, random_hex, repo_root, runtime, shared, HostStats, Runtime, Server,
+    TRUSTED_PROXY,
 };
 pub use ws::{
     client_message_is, encode_query, event_timeout, op_message_is, op_seq, op_waiting_is, Ws,

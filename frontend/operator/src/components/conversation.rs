@@ -1,11 +1,12 @@
-//! The conversation of a session: messages from the client, this operator and the system
-//! (redirect notes and the like), links clickable, image attachments shown as pictures; and the
-//! box to write in, with a few emoji at hand.
+//! The conversation of a session: messages from the client, from operators (this one's read
+//! "You", others' — before a redirect — carry their author's name) and the system (redirect
+//! notes and the like), links clickable, image attachments shown as pictures; and the box to
+//! write in, with a few emoji at hand.
 
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use lobby_wire::{Attachment, Message, Party, PostMessage, Posted};
+use lobby_wire::{Attachment, Message, MessageAuthor, Party, PostMessage, Posted};
 
 use crate::api;
 use crate::components::client_details::safe_url;
@@ -51,6 +52,41 @@ pub fn linkify(text: &str) -> Vec<(bool, String)> {
     out
 }
 
+/// Whose message it is, as the operator reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Who {
+    Client,
+    /// This operator's own message.
+    Me,
+    /// Another operator's (the one who served the client before a redirect): by name.
+    Colleague(String),
+}
+
+impl Who {
+    fn text(&self, lang: crate::i18n::Lang) -> String {
+        match self {
+            Who::Client => Text::ClientParty.get(lang).to_string(),
+            Who::Me => Text::You.get(lang).to_string(),
+            // An author the server could not name (never expected): the role, not an id.
+            Who::Colleague(name) if name.is_empty() => Text::Operator.get(lang).to_string(),
+            Who::Colleague(name) => name.clone(),
+        }
+    }
+}
+
+/// The label of a message's author; system messages have none. An operator's message without
+/// a known author can only be this operator's own, just sent.
+pub fn author_label(m: &Message, me: Option<&str>) -> Option<Who> {
+    match m.from {
+        Party::Client => Some(Who::Client),
+        Party::System => None,
+        Party::Operator => Some(match &m.operator {
+            Some(a) if Some(a.id.as_str()) != me => Who::Colleague(a.name.clone()),
+            _ => Who::Me,
+        }),
+    }
+}
+
 fn is_image(a: &Attachment) -> bool {
     let kind = a.kind.as_deref().unwrap_or("").to_ascii_lowercase();
     if kind.starts_with("image") {
@@ -82,11 +118,7 @@ pub fn MessageView(message: Message) -> impl IntoView {
         };
         Some((d, text))
     });
-    let who = match message.from {
-        Party::Client => Text::ClientParty,
-        Party::Operator => Text::You,
-        Party::System => Text::Operator,
-    };
+    let who = author_label(&message, store().my_id().as_deref());
     view! {
         <li class=format!("message from-{}", party(message.from)) data-testid="message"
             data-from=party(message.from) data-seq=message.seq.to_string()>
@@ -119,7 +151,7 @@ pub fn MessageView(message: Message) -> impl IntoView {
                 }).collect_view()}
             </div>
             <span class="meta">
-                {(message.from != Party::System).then(|| tr(who))}
+                {move || who.as_ref().map(|w| w.text(lang.get()))}
                 " · "
                 {move || when(&at, lang.get())}
                 {delivery.map(|(d, text)| view! {
@@ -190,7 +222,7 @@ pub fn Conversation(tab: Tab) -> impl IntoView {
             let body = PostMessage {
                 text: text.clone(),
                 attachments: vec![],
-                client_message_id: Some(id),
+                client_message_id: Some(id.clone()),
             };
             match api::post::<_, Posted>(&path, &body).await {
                 Ok(p) => {
@@ -207,6 +239,13 @@ pub fn Conversation(tab: Tab) -> impl IntoView {
                                 attachments: vec![],
                                 at: now_rfc3339(),
                                 delivery: None,
+                                operator: s.operator.with_untracked(|o| {
+                                    o.as_ref().map(|o| MessageAuthor {
+                                        id: o.id.clone(),
+                                        name: o.name.clone(),
+                                    })
+                                }),
+                                client_message_id: Some(id),
                             }],
                         );
                     });
@@ -287,7 +326,37 @@ pub fn Conversation(tab: Tab) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::linkify;
+    use super::{author_label, linkify, Who};
+    use lobby_wire::{Message, MessageAuthor, Party};
+
+    #[test]
+    fn operator_messages_name_their_author_unless_it_is_me() {
+        let m = |from, operator: Option<(&str, &str)>| Message {
+            seq: 1,
+            from,
+            text: "hi".into(),
+            attachments: vec![],
+            at: String::new(),
+            delivery: None,
+            operator: operator.map(|(id, name)| MessageAuthor {
+                id: id.into(),
+                name: name.into(),
+            }),
+            client_message_id: None,
+        };
+        let me = Some("op-b");
+        assert_eq!(
+            author_label(&m(Party::Operator, Some(("op-a", "Anna"))), me),
+            Some(Who::Colleague("Anna".into()))
+        );
+        assert_eq!(
+            author_label(&m(Party::Operator, Some(("op-b", "Boris"))), me),
+            Some(Who::Me)
+        );
+        assert_eq!(author_label(&m(Party::Operator, None), me), Some(Who::Me));
+        assert_eq!(author_label(&m(Party::Client, None), me), Some(Who::Client));
+        assert_eq!(author_label(&m(Party::System, None), me), None);
+    }
 
     #[test]
     fn links_are_found_without_their_punctuation() {
