@@ -4,97 +4,21 @@
 //! Every call goes through [`World::call`], which checks that a refusal (an `Err`) changes
 //! nothing, and that a reply without events changes nothing either.
 
+mod support;
+
 use std::sync::OnceLock;
 
-use lobby_core::api::{
-    self, authorize, route, Actor, Ctx, MessageLog, Meta, Reply, Route, Secrets,
-};
+use lobby_core::api::{self, authorize, route, Actor, Meta, Route, Secrets};
 use lobby_core::auth::{self, Claims, TokenRole};
-use lobby_core::lobby::{Event, Lobby, Millis};
+use lobby_core::lobby::{Event, Lobby};
 use lobby_core::ApiError;
 use lobby_wire as wire;
 use serde_json::{json, Value};
+use support::{browser, created_id, World, ADMIN_PASSWORD, OP_PASSWORD, ORIGIN, SECRET};
 
-const SECRET: &[u8] = b"a token secret for the tests, 32+";
 const PLATFORM: &str = "platform-token-for-tests";
-const T0: Millis = 1_700_000_000_000;
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
-const ORIGIN: &str = "https://shop.example";
-const ADMIN_PASSWORD: &str = "correct horse battery";
-const OP_PASSWORD: &str = "operator password";
-
-/// The journal's messages, as an adapter keeps them.
-#[derive(Default, Clone)]
-struct Log(Vec<(String, wire::Message)>);
-
-impl MessageLog for Log {
-    fn messages(&self, session: &str, after: u64, limit: usize) -> Vec<wire::Message> {
-        self.0
-            .iter()
-            .filter(|(s, m)| s == session && m.seq > after)
-            .map(|(_, m)| m.clone())
-            .take(limit)
-            .collect()
-    }
-}
-
-#[derive(Clone)]
-struct World {
-    lobby: Lobby,
-    log: Log,
-    journal: Vec<(Event, Millis)>,
-    now: Millis,
-    calls: u64,
-    // Filled in by `World::new`.
-    admin: Actor,
-    ann: Actor,
-    ann_token: String,
-    sales: String,
-    support: String,
-    widget_key: String,
-}
-
-fn entropy(call: u64) -> [u8; 64] {
-    let mut e = [0u8; 64];
-    for (slot, chunk) in e.chunks_mut(8).enumerate() {
-        let v = (call * 8 + slot as u64) ^ 0x5a5a_1234_9876_abcd;
-        chunk.copy_from_slice(&v.to_be_bytes());
-    }
-    e
-}
-
-fn browser() -> Meta {
-    Meta {
-        user_agent: Some(CHROME.into()),
-        origin: Some(ORIGIN.into()),
-        accept_language: Some("cs-CZ,cs;q=0.9,en;q=0.8".into()),
-        after: None,
-        address: Some("203.0.113.7".into()),
-    }
-}
-
-fn created_id(r: &Reply) -> String {
-    r.body["id"].as_str().expect("an id").to_string()
-}
 
 impl World {
-    /// An empty tenant store: no tenant yet.
-    fn bare() -> Self {
-        World {
-            lobby: Lobby::new(),
-            log: Log::default(),
-            journal: vec![],
-            now: T0,
-            calls: 0,
-            admin: Actor::Anonymous,
-            ann: Actor::Anonymous,
-            ann_token: String::new(),
-            sales: String::new(),
-            support: String::new(),
-            widget_key: String::new(),
-        }
-    }
-
     /// Tenant `acme` with its admin; groups Sales and Support; operator Ann in Sales (2
     /// chats); a widget for Sales on https://shop.example. Built once (password hashing is
     /// slow), cloned for every test.
@@ -102,181 +26,24 @@ impl World {
         static BUILT: OnceLock<World> = OnceLock::new();
         BUILT
             .get_or_init(|| {
-                let mut w = World::bare();
-                let r = w
-                    .call(
-                        Route::CreateTenant,
-                        &Actor::Platform,
-                        json!({"slug": "acme", "name": "Acme", "admin": {
-                            "email": "admin@acme.test", "password": ADMIN_PASSWORD, "name": "Adam"}}),
-                        &Meta::default(),
-                    )
-                    .unwrap();
-                assert_eq!(r.status, 201);
-                let admin = w.lobby.operator_by_email("admin@acme.test").unwrap();
-                w.admin = Actor::Operator {
-                    id: admin.id.clone(),
-                    admin: true,
-                };
-                let admin = w.admin.clone();
-                w.sales = created_id(&w.ok(Route::CreateGroup, &admin, json!({"name": "Sales"})));
-                w.support =
-                    created_id(&w.ok(Route::CreateGroup, &admin, json!({"name": "Support"})));
-                let ann = created_id(&w.ok(
-                    Route::CreateOperator,
-                    &admin,
-                    json!({"email": "ann@acme.test", "password": OP_PASSWORD, "name": "Ann",
-                           "role": "operator", "groups": [w.sales], "limits": {"chat": 2}}),
-                ));
-                w.ann = Actor::Operator {
-                    id: ann,
-                    admin: false,
-                };
+                let mut w = World::tenant();
+                w.sales = w.group("Sales");
+                w.support = w.group("Support");
+                let sales = w.sales.clone();
+                w.ann = w.member("Ann", &sales, 2);
                 let r = w.ok(
                     Route::Login,
                     &Actor::Anonymous,
                     json!({"tenant": "acme", "email": "ann@acme.test", "password": OP_PASSWORD}),
                 );
                 w.ann_token = r.body["token"].as_str().unwrap().to_string();
-                let r = w.ok(
-                    Route::CreateWidget,
-                    &admin,
-                    json!({"name": "Shop chat", "group": w.sales,
+                let r = w.widget(json!({"name": "Shop chat", "group": w.sales,
                            "allowed_origins": ["https://Shop.example/"],
-                           "offline_email": "offline@acme.test"}),
-                );
+                           "offline_email": "offline@acme.test"}));
                 w.widget_key = r.body["key"].as_str().unwrap().to_string();
                 w
             })
             .clone()
-    }
-
-    fn ctx_call(
-        &mut self,
-        route: &Route,
-        actor: &Actor,
-        body: &[u8],
-        meta: &Meta,
-    ) -> Result<Reply, ApiError> {
-        self.calls += 1;
-        self.now += 1000;
-        let entropy = entropy(self.calls);
-        let before = self.lobby.clone();
-        let ctx = Ctx {
-            now: self.now,
-            entropy: &entropy,
-            token_secret: SECRET,
-            messages: &self.log,
-        };
-        let result = self.lobby.call(route, actor, body, meta, &ctx);
-        match &result {
-            Ok(reply) => {
-                if reply.events.is_empty() {
-                    assert!(
-                        self.lobby == before,
-                        "{route:?} answered without events but changed the state"
-                    );
-                }
-                for e in &reply.events {
-                    if let Some(m) = Lobby::message_of(e, self.now) {
-                        self.log.0.push(m);
-                    }
-                    self.journal.push((e.clone(), self.now));
-                }
-            }
-            Err(e) => assert!(
-                self.lobby == before,
-                "the refused {route:?} ({e:?}) changed the state"
-            ),
-        }
-        result
-    }
-
-    fn call(
-        &mut self,
-        route: Route,
-        actor: &Actor,
-        body: Value,
-        meta: &Meta,
-    ) -> Result<Reply, ApiError> {
-        let body = if body.is_null() {
-            vec![]
-        } else {
-            serde_json::to_vec(&body).unwrap()
-        };
-        self.ctx_call(&route, actor, &body, meta)
-    }
-
-    #[track_caller]
-    fn ok(&mut self, route: Route, actor: &Actor, body: Value) -> Reply {
-        match self.call(route.clone(), actor, body, &browser()) {
-            Ok(r) => r,
-            Err(e) => panic!("{route:?} was refused: {e:?}"),
-        }
-    }
-
-    /// A refusal: its status and code.
-    #[track_caller]
-    fn refused(&mut self, route: Route, actor: &Actor, body: &[u8], meta: &Meta) -> (u16, String) {
-        match self.ctx_call(&route, actor, body, meta) {
-            Ok(r) => panic!("{route:?} was accepted: {r:?}"),
-            Err(e) => (e.status(), e.code().to_string()),
-        }
-    }
-
-    /// Another operator of group `group`, signing in as `<name>@acme.test`.
-    fn operator(&mut self, name: &str, group: &str) -> Actor {
-        let admin = self.admin.clone();
-        let r = self.ok(
-            Route::CreateOperator,
-            &admin,
-            json!({"email": format!("{}@acme.test", name.to_lowercase()), "password": OP_PASSWORD,
-                   "name": name, "role": "operator", "groups": [group]}),
-        );
-        Actor::Operator {
-            id: created_id(&r),
-            admin: false,
-        }
-    }
-
-    fn online(&mut self, actor: &Actor) {
-        let r = self.ok(Route::SetStatus, actor, json!({"status": "online"}));
-        assert_eq!(r.body, json!({"status": "online"}));
-    }
-
-    /// A widget entry from a real browser on the allowed origin.
-    fn enter(&mut self, entry: Value) -> wire::EntryAccepted {
-        let key = self.widget_key.clone();
-        let r = self
-            .call(
-                Route::WidgetEntry { key },
-                &Actor::Anonymous,
-                entry,
-                &browser(),
-            )
-            .unwrap();
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        serde_json::from_value(r.body).unwrap()
-    }
-
-    fn client_actor(e: &wire::EntryAccepted) -> Actor {
-        Actor::Client {
-            id: e.client.clone(),
-            session: e.session.clone(),
-        }
-    }
-
-    #[track_caller]
-    fn check_replay(&self) {
-        let mut replayed = Lobby::new();
-        for (e, at) in &self.journal {
-            replayed.apply(e, *at);
-        }
-        replayed.reindex();
-        assert!(
-            replayed == self.lobby,
-            "the replies' events replay to another state"
-        );
     }
 }
 

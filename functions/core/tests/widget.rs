@@ -7,9 +7,11 @@
 //! (the guard, stored beside the journal rather than in it, is not part of the compared state)
 //! and journals the events.
 
+mod support;
+
 use std::sync::OnceLock;
 
-use lobby_core::api::{Actor, Ctx, MessageLog, Meta, Reply, Route};
+use lobby_core::api::{Actor, Ctx, Meta, Reply, Route};
 use lobby_core::invitation::{self, Guard, MAX_WRONG_PER_ADDRESS, MAX_WRONG_PER_TENANT, WINDOW_MS};
 use lobby_core::lobby::{Command, Event, Lobby, Millis, Target, ESTIMATE_WINDOW_MS};
 use lobby_core::outbox::{self, Mail, MAX_ATTEMPTS};
@@ -17,87 +19,9 @@ use lobby_core::request::{Call, Outcome};
 use lobby_core::ApiError;
 use lobby_wire as wire;
 use serde_json::{json, Value};
+use support::{browser, created_id, entropy, op_id, page_at, World, ORIGIN, SECRET};
 
-const SECRET: &[u8] = b"a token secret for the tests, 32+";
-const T0: Millis = 1_700_000_000_000;
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
-const ORIGIN: &str = "https://shop.example";
-const ADMIN_PASSWORD: &str = "correct horse battery";
-const OP_PASSWORD: &str = "operator password";
 const MINUTE: Millis = 60_000;
-
-/// The journal's messages, as an adapter keeps them.
-#[derive(Default, Clone)]
-struct Log(Vec<(String, wire::Message)>);
-
-impl MessageLog for Log {
-    fn messages(&self, session: &str, after: u64, limit: usize) -> Vec<wire::Message> {
-        self.0
-            .iter()
-            .filter(|(s, m)| s == session && m.seq > after)
-            .map(|(_, m)| m.clone())
-            .take(limit)
-            .collect()
-    }
-}
-
-#[derive(Clone)]
-struct World {
-    lobby: Lobby,
-    log: Log,
-    journal: Vec<(Event, Millis)>,
-    now: Millis,
-    calls: u64,
-    admin: Actor,
-    /// Ann and Bea serve Sales; Ann has 2 chats, Bea 5.
-    ann: Actor,
-    bea: Actor,
-    /// Sam serves Support.
-    sam: Actor,
-    sales: String,
-    /// The Sales widget on https://shop.example with an offline address (all buttons, all
-    /// fields optional).
-    widget_key: String,
-    widget_id: String,
-    /// A Sales widget with only the webchat button, e-mail required, name hidden, on the same
-    /// origin, without an offline address.
-    chat_only_key: String,
-}
-
-fn entropy(call: u64) -> [u8; 64] {
-    let mut e = [0u8; 64];
-    for (slot, chunk) in e.chunks_mut(8).enumerate() {
-        let v = (call * 8 + slot as u64) ^ 0x5a5a_1234_9876_abcd;
-        chunk.copy_from_slice(&v.to_be_bytes());
-    }
-    e
-}
-
-/// A browser on the widget's page, at `address`.
-fn page_at(address: &str) -> Meta {
-    Meta {
-        user_agent: Some(CHROME.into()),
-        origin: Some(ORIGIN.into()),
-        accept_language: Some("cs-CZ,cs;q=0.9,en;q=0.8".into()),
-        after: None,
-        address: Some(address.into()),
-    }
-}
-
-fn browser() -> Meta {
-    page_at("203.0.113.7")
-}
-
-fn created_id(r: &Reply) -> String {
-    r.body["id"].as_str().expect("an id").to_string()
-}
-
-fn op_id(a: &Actor) -> String {
-    match a {
-        Actor::Operator { id, .. } => id.clone(),
-        _ => panic!("not an operator: {a:?}"),
-    }
-}
 
 fn webchat(name: &str) -> Value {
     json!({"entry": "webchat", "form": {"name": name, "phone": "+420 777 000 111"}})
@@ -109,177 +33,34 @@ fn invitation_entry(code: &str) -> Value {
 
 impl World {
     /// Tenant `acme`: groups Sales and Support; Ann (2 chats) and Bea (5 chats) in Sales, Sam
-    /// in Support; the Sales widgets described on [`World`]. Built once, cloned per test.
+    /// in Support; the Sales widget on https://shop.example with an offline address (all
+    /// buttons, all fields optional) as `widget_key`/`widget_id`, and as `chat_only_key` a Sales
+    /// widget with only the webchat button, e-mail required, name hidden, on the same origin,
+    /// without an offline address. Built once, cloned per test.
     fn new() -> Self {
         static BUILT: OnceLock<World> = OnceLock::new();
         BUILT
             .get_or_init(|| {
-                let mut w = World {
-                    lobby: Lobby::new(),
-                    log: Log::default(),
-                    journal: vec![],
-                    now: T0,
-                    calls: 0,
-                    admin: Actor::Anonymous,
-                    ann: Actor::Anonymous,
-                    bea: Actor::Anonymous,
-                    sam: Actor::Anonymous,
-                    sales: String::new(),
-                    widget_key: String::new(),
-                    widget_id: String::new(),
-                    chat_only_key: String::new(),
-                };
-                let r = w
-                    .call(
-                        Route::CreateTenant,
-                        &Actor::Platform,
-                        json!({"slug": "acme", "name": "Acme", "admin": {
-                            "email": "admin@acme.test", "password": ADMIN_PASSWORD, "name": "Adam"}}),
-                        &Meta::default(),
-                    )
-                    .unwrap();
-                assert_eq!(r.status, 201);
-                let admin = w.lobby.operator_by_email("admin@acme.test").unwrap();
-                w.admin = Actor::Operator {
-                    id: admin.id.clone(),
-                    admin: true,
-                };
-                let admin = w.admin.clone();
-                w.sales = created_id(&w.ok(Route::CreateGroup, &admin, json!({"name": "Sales"})));
-                let support =
-                    created_id(&w.ok(Route::CreateGroup, &admin, json!({"name": "Support"})));
-                let member = |w: &mut World, name: &str, group: &str, chat: u32| {
-                    let id = created_id(&w.ok(
-                        Route::CreateOperator,
-                        &admin,
-                        json!({"email": format!("{}@acme.test", name.to_lowercase()),
-                               "password": OP_PASSWORD, "name": name,
-                               "role": "operator", "groups": [group], "limits": {"chat": chat}}),
-                    ));
-                    Actor::Operator { id, admin: false }
-                };
+                let mut w = World::tenant();
+                w.sales = w.group("Sales");
+                let support = w.group("Support");
                 let sales = w.sales.clone();
-                w.ann = member(&mut w, "Ann", &sales, 2);
-                w.bea = member(&mut w, "Bea", &sales, 5);
-                w.sam = member(&mut w, "Sam", &support, 3);
-                let r = w.ok(
-                    Route::CreateWidget,
-                    &admin,
-                    json!({"name": "Shop chat", "group": w.sales,
+                w.ann = w.member("Ann", &sales, 2);
+                w.bea = w.member("Bea", &sales, 5);
+                w.sam = w.member("Sam", &support, 3);
+                let r = w.widget(json!({"name": "Shop chat", "group": w.sales,
                            "allowed_origins": ["https://Shop.example/"],
-                           "offline_email": "offline@acme.test"}),
-                );
+                           "offline_email": "offline@acme.test"}));
                 w.widget_key = r.body["key"].as_str().unwrap().to_string();
                 w.widget_id = created_id(&r);
-                let r = w.ok(
-                    Route::CreateWidget,
-                    &admin,
-                    json!({"name": "Chat only", "group": w.sales,
+                let r = w.widget(json!({"name": "Chat only", "group": w.sales,
                            "allowed_origins": [ORIGIN],
                            "buttons": ["webchat"],
-                           "form": {"name": "hidden", "email": "required"}}),
-                );
+                           "form": {"name": "hidden", "email": "required"}}));
                 w.chat_only_key = r.body["key"].as_str().unwrap().to_string();
                 w
             })
             .clone()
-    }
-
-    /// One call, one second after the previous one.
-    fn ctx_call(
-        &mut self,
-        route: &Route,
-        actor: &Actor,
-        body: &[u8],
-        meta: &Meta,
-    ) -> Result<Reply, ApiError> {
-        self.calls += 1;
-        self.now += 1000;
-        let entropy = entropy(self.calls);
-        let before = self.lobby.clone();
-        let ctx = Ctx {
-            now: self.now,
-            entropy: &entropy,
-            token_secret: SECRET,
-            messages: &self.log,
-        };
-        let result = self.lobby.call(route, actor, body, meta, &ctx);
-        match &result {
-            Ok(reply) => {
-                if reply.events.is_empty() {
-                    assert!(
-                        self.lobby == before,
-                        "{route:?} answered without events but changed the state"
-                    );
-                }
-                for e in &reply.events {
-                    if let Some(m) = Lobby::message_of(e, self.now) {
-                        self.log.0.push(m);
-                    }
-                    self.journal.push((e.clone(), self.now));
-                }
-            }
-            Err(e) => assert!(
-                self.lobby == before,
-                "the refused {route:?} ({e:?}) changed the state"
-            ),
-        }
-        result
-    }
-
-    fn call(
-        &mut self,
-        route: Route,
-        actor: &Actor,
-        body: Value,
-        meta: &Meta,
-    ) -> Result<Reply, ApiError> {
-        let body = if body.is_null() {
-            vec![]
-        } else {
-            serde_json::to_vec(&body).unwrap()
-        };
-        self.ctx_call(&route, actor, &body, meta)
-    }
-
-    #[track_caller]
-    fn ok(&mut self, route: Route, actor: &Actor, body: Value) -> Reply {
-        match self.call(route.clone(), actor, body, &browser()) {
-            Ok(r) => r,
-            Err(e) => panic!("{route:?} was refused: {e:?}"),
-        }
-    }
-
-    /// A refusal: its status and code.
-    #[track_caller]
-    fn refused(&mut self, route: Route, actor: &Actor, body: Value, meta: &Meta) -> (u16, String) {
-        match self.call(route.clone(), actor, body, meta) {
-            Ok(r) => panic!("{route:?} was accepted: {r:?}"),
-            Err(e) => (e.status(), e.code().to_string()),
-        }
-    }
-
-    /// A command the adapter runs itself (the outbox's reports), journaled like a call's.
-    fn command(&mut self, cmd: Command) -> Result<Vec<Event>, ApiError> {
-        self.now += 1000;
-        let before = self.lobby.clone();
-        let result = self.lobby.handle(&cmd, self.now);
-        match &result {
-            Ok(events) => {
-                for e in events {
-                    self.journal.push((e.clone(), self.now));
-                }
-            }
-            Err(e) => assert!(
-                self.lobby == before,
-                "the refused {cmd:?} ({e:?}) changed the state"
-            ),
-        }
-        result
-    }
-
-    fn status(&mut self, actor: &Actor, status: &str) {
-        self.ok(Route::SetStatus, actor, json!({ "status": status }));
     }
 
     fn config(&mut self, key: &str, meta: &Meta) -> Result<wire::WidgetConfig, ApiError> {
@@ -296,25 +77,11 @@ impl World {
         Ok(serde_json::from_value(r.body).unwrap())
     }
 
-    /// A widget entry through the main widget, from `meta`.
-    fn enter_from(&mut self, body: Value, meta: &Meta) -> Result<Reply, ApiError> {
-        let key = self.widget_key.clone();
-        self.call(Route::WidgetEntry { key }, &Actor::Anonymous, body, meta)
-    }
-
-    /// An entry that must be queued.
-    #[track_caller]
-    fn enter(&mut self, body: Value) -> wire::EntryAccepted {
-        let r = self.enter_from(body, &browser()).unwrap();
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        serde_json::from_value(r.body).unwrap()
-    }
-
     /// An entry that must be refused: status and code.
     #[track_caller]
     fn enter_refused(&mut self, body: Value, meta: &Meta) -> (u16, String) {
         let key = self.widget_key.clone();
-        self.refused(Route::WidgetEntry { key }, &Actor::Anonymous, body, meta)
+        self.refused_json(Route::WidgetEntry { key }, &Actor::Anonymous, body, meta)
     }
 
     /// `POST /api/v1/invitations` as `op` → the code and its expiry.
@@ -361,25 +128,11 @@ impl World {
             .unwrap()
     }
 
+    /// The replies' events replay to the same state, directly and through a snapshot.
     #[track_caller]
-    fn check_replay(&self) {
-        let mut replayed = Lobby::new();
-        for (e, at) in &self.journal {
-            replayed.apply(e, *at);
-        }
-        replayed.reindex();
-        assert!(
-            replayed == self.lobby,
-            "the replies' events replay to another state"
-        );
-        // And through a snapshot (serde), as a restarted coordinator would.
-        let mut restored: Lobby =
-            serde_json::from_str(&serde_json::to_string(&self.lobby).unwrap()).unwrap();
-        restored.reindex();
-        assert!(
-            restored == self.lobby,
-            "the state does not survive a snapshot"
-        );
+    fn check_replay_and_snapshot(&self) {
+        self.check_replay();
+        self.check_snapshot();
     }
 }
 
@@ -446,7 +199,7 @@ fn config_shows_buttons_form_rules_and_whether_someone_of_the_group_is_online() 
         json!({"name": "hidden", "phone": "optional", "email": "required"})
     );
     assert_eq!(r.body["buttons"], json!(["webchat"]));
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -492,7 +245,7 @@ fn every_widget_route_answers_404_for_a_key_of_a_tenant_that_does_not_exist() {
         Route::WidgetOffline { key: key.clone() },
         Route::WidgetEntry { key: key.clone() },
     ] {
-        let (status, code) = w.refused(
+        let (status, code) = w.refused_json(
             route.clone(),
             &Actor::Anonymous,
             offline_body("hello"),
@@ -508,7 +261,7 @@ fn widget_buttons_are_checked_when_created() {
     let admin = w.admin.clone();
     let sales = w.sales.clone();
     for buttons in [json!([]), json!(["messenger"]), json!(["invitation"])] {
-        let (status, code) = w.refused(
+        let (status, code) = w.refused_json(
             Route::CreateWidget,
             &admin,
             json!({"name": "x", "group": sales, "buttons": buttons}),
@@ -527,7 +280,7 @@ fn widget_buttons_are_checked_when_created() {
         w.config(&key, &browser()).unwrap().buttons,
         vec![wire::EntryKind::Callback, wire::EntryKind::Webchat]
     );
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 // ---------------------------------------------------------------- entries and form rules
@@ -542,7 +295,7 @@ fn a_chat_only_widget_refuses_video_and_callback_entries() {
         json!({"entry": "video", "form": {"email": "a@b.example"}}),
         json!({"entry": "callback", "form": {"email": "a@b.example", "phone": "+420 777 1"}}),
     ] {
-        let (status, code) = w.refused(
+        let (status, code) = w.refused_json(
             Route::WidgetEntry { key: key.clone() },
             &Actor::Anonymous,
             entry.clone(),
@@ -562,7 +315,7 @@ fn a_chat_only_widget_refuses_video_and_callback_entries() {
     assert_eq!(r.status, 201, "{:?}", r.body);
     // The main widget offers video.
     w.enter(json!({"entry": "video", "form": {"name": "Vic"}}));
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -576,7 +329,7 @@ fn a_required_form_field_must_be_given() {
         json!({"name": "Jana", "phone": "+420 777 000 111"}),
         json!({"email": "   "}),
     ] {
-        let (status, code) = w.refused(
+        let (status, code) = w.refused_json(
             Route::WidgetEntry { key: key.clone() },
             &Actor::Anonymous,
             json!({"entry": "webchat", "form": form}),
@@ -595,7 +348,7 @@ fn a_required_form_field_must_be_given() {
         .unwrap();
     assert_eq!(r.status, 201);
     assert_eq!(w.queue_ids(&ann).len(), 1);
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 // ---------------------------------------------------------------- invitations
@@ -631,11 +384,11 @@ fn an_operator_creates_six_digit_codes_that_expire_in_ten_minutes_by_default() {
         json!({"expires_in": "600"}),
         json!({"expires_in": 1.5}),
     ] {
-        let (status, code) = w.refused(Route::CreateInvitation, &ann, bad.clone(), &browser());
+        let (status, code) = w.refused_json(Route::CreateInvitation, &ann, bad.clone(), &browser());
         assert_eq!((status, code.as_str()), (422, "invalid_body"), "{bad}");
     }
     // Only operators make codes.
-    let (status, _) = w.refused(
+    let (status, _) = w.refused_json(
         Route::CreateInvitation,
         &Actor::Anonymous,
         Value::Null,
@@ -645,7 +398,7 @@ fn an_operator_creates_six_digit_codes_that_expire_in_ten_minutes_by_default() {
 
     // Four codes, all different (they are the state's keys).
     assert_eq!(w.lobby.invitations.len(), 4);
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -686,7 +439,7 @@ fn a_client_with_a_code_waits_for_the_inviting_operator_only() {
     // Bea can neither accept nor look at it; Ann accepts.
     let e = w.accept(&bea, &invited.client).unwrap_err();
     assert_eq!(e.status(), 404, "{e:?}");
-    let (status, _) = w.refused(
+    let (status, _) = w.refused_json(
         Route::Preview {
             client: invited.client.clone(),
         },
@@ -701,7 +454,7 @@ fn a_client_with_a_code_waits_for_the_inviting_operator_only() {
         w.lobby.typing_peer(&invited.client),
         Some((op_id(&ann), invited.session.clone()))
     );
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -714,7 +467,7 @@ fn a_code_is_single_use() {
     let (status, code) = w.enter_refused(invitation_entry(&inv.code), &page_at("198.51.100.1"));
     assert_eq!((status, code.as_str()), (409, "code_used"));
     assert_eq!(w.queue_ids(&ann).len(), 1, "the second use queued nobody");
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -751,7 +504,7 @@ fn an_expired_code_is_gone() {
     w.now += 601_000;
     let (status, code) = w.enter_refused(invitation_entry(&default.code), &page_at("198.51.100.9"));
     assert_eq!((status, code.as_str()), (410, "code_expired"));
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -776,7 +529,7 @@ fn a_wrong_or_malformed_code_is_refused() {
         assert_eq!((status, code.as_str()), (422, "invalid_body"), "{bad}");
     }
     assert!(w.queue_ids(&ann).is_empty());
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -796,7 +549,7 @@ fn a_valid_code_while_its_operator_is_offline_is_not_used_up() {
     let e = w.enter(invitation_entry(&inv.code));
     assert!(w.queue_ids(&ann).contains(&e.client));
     assert!(!w.queue_ids(&bea).contains(&e.client));
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -840,7 +593,7 @@ fn ten_wrong_codes_from_one_address_then_429_even_for_a_valid_code() {
         .enter_from(invitation_entry(&fresh.code), &guesser)
         .unwrap();
     assert_eq!(e.status, 201, "{:?}", e.body);
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 /// As a coordinator that keeps nothing between calls runs them (a Spin instance, a Durable
@@ -989,7 +742,7 @@ fn the_offline_form_is_stored_and_owed_to_the_widgets_address() {
     };
     assert_eq!(mail.reply_to, None);
     assert!(mail.text.contains("+420 777 000 111") && mail.text.contains("Call me"));
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 /// The text of a MIME message's single body part, decoded as its Content-Transfer-Encoding says.
@@ -1146,7 +899,7 @@ fn the_offline_mail_shows_the_team_what_the_queue_would_have_shown() {
         assert_eq!((e.status(), e.code()), (422, "invalid_body"), "{page}");
     }
     assert_eq!(w.lobby.outbox.len(), before);
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -1186,7 +939,7 @@ fn the_offline_form_is_refused_when_it_cannot_be_answered_or_delivered() {
         .unwrap_err();
     assert_eq!((e.status(), e.code()), (409, "conflict"));
     assert!(w.lobby.outbox.is_empty());
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -1238,7 +991,7 @@ fn a_failed_mail_is_retried_with_growing_pauses_then_given_up_but_kept() {
     assert_eq!(m.next_at, None);
     assert_eq!(m.last_error.as_deref(), Some("still no"));
     assert!(m.text.contains("please call"));
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -1274,7 +1027,7 @@ fn a_sent_mail_leaves_the_outbox() {
     assert_eq!(e.status(), 404);
     w.command(Command::MailSent { id: ids[1].clone() }).unwrap();
     assert!(w.lobby.outbox.is_empty());
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 /// The admin's widget list: how many offline-form mails of each widget are still owed.
@@ -1323,7 +1076,7 @@ fn the_admin_sees_how_many_offline_mails_a_widget_still_owes() {
     }
     assert_eq!(offline_owed(&mut w), vec![]);
     assert_eq!(w.lobby.outbox.len(), 1);
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -1443,7 +1196,7 @@ fn the_wait_estimate_needs_three_recent_accepts_and_grows_with_the_position() {
     assert_eq!(w.lobby.estimated_wait_seconds(&sales, 1, w.now), None);
     let c = w.enter(webchat("Much later"));
     assert_eq!(c.estimated_wait_seconds, None);
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 #[test]
@@ -1501,7 +1254,7 @@ fn typing_reaches_only_the_serving_operator() {
         .unwrap(),
         json!({"type": "typing", "session": "s_1"})
     );
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
 
 // ---------------------------------------------------------------- replay
@@ -1537,5 +1290,5 @@ fn the_whole_widget_story_replays_to_an_equal_state() {
     assert!(!w.lobby.recent_accepts.is_empty());
     assert!(!w.lobby.invitations.is_empty());
     assert_eq!(w.lobby.outbox.len(), 1);
-    w.check_replay();
+    w.check_replay_and_snapshot();
 }
