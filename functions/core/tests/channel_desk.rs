@@ -3,7 +3,8 @@
 //! that change nothing, the outbox of provider calls (replies, profile lookups) with its
 //! retries and visible final failure, and delivery reports on the operator's messages.
 
-use hmac::{Hmac, Mac};
+mod support;
+
 use lobby_core::api::{Actor, Ctx, MessageLog, Meta, Reply, Route};
 use lobby_core::channels::desk::{hook_route, HookReply, HookRequest};
 use lobby_core::channels::{decode_form, Channel, Method};
@@ -13,43 +14,14 @@ use lobby_core::lobby::{
 use lobby_core::ApiError;
 use lobby_wire::{self as wire, EntryKind, Party, Presence, Role};
 use serde_json::{json, Value};
-use sha2::Sha256;
+use support::deliveries::{fixture, messenger_text, sign, vk_message, whatsapp_text, PAGE_ID};
+use support::World;
 
 const T0: Millis = 1_800_000_000_000;
 const APP_SECRET: &str = "meta-app-secret";
 const WA_PHONE_ID: &str = "1122334455667";
-const PAGE_ID: &str = "404217156637689";
 const VK_GROUP: &str = "183287114";
 const VK_SECRET: &str = "vk-secret-key";
-
-macro_rules! fixture {
-    ($path:literal) => {
-        include_str!(concat!("fixtures/channels/", $path))
-    };
-}
-
-/// The journal's messages, as an adapter keeps them.
-#[derive(Default)]
-struct Log(Vec<(String, wire::Message)>);
-
-impl MessageLog for Log {
-    fn messages(&self, session: &str, after: u64, limit: usize) -> Vec<wire::Message> {
-        self.0
-            .iter()
-            .filter(|(s, m)| s == session && m.seq > after)
-            .map(|(_, m)| m.clone())
-            .take(limit)
-            .collect()
-    }
-}
-
-struct World {
-    lobby: Lobby,
-    log: Log,
-    journal: Vec<(Event, Millis)>,
-    now: Millis,
-    calls: u64,
-}
 
 fn admin() -> Actor {
     Actor::Operator {
@@ -78,29 +50,12 @@ fn operator(id: &str, role: Role, groups: &[&str]) -> Operator {
     }
 }
 
-fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
-}
-
 impl World {
     /// Tenant `acme`: admin Adam, groups `sales` and `support`, operator Ann in `support`
     /// (online).
     fn new() -> World {
-        let mut w = World {
-            lobby: Lobby::new(),
-            log: Log::default(),
-            journal: vec![],
-            now: T0,
-            calls: 0,
-        };
+        let mut w = World::bare();
+        w.now = T0;
         w.cmd(Command::CreateTenant {
             tenant: Tenant {
                 slug: "acme".into(),
@@ -144,7 +99,9 @@ impl World {
         events
     }
 
-    fn call(&mut self, route: Route, actor: &Actor, body: &[u8]) -> Result<Reply, ApiError> {
+    /// A call through `Lobby::call` at the present time (the tests move the clock themselves),
+    /// with the same entropy byte repeated per call, compared as JSON before and after.
+    fn api(&mut self, route: Route, actor: &Actor, body: &[u8]) -> Result<Reply, ApiError> {
         self.calls += 1;
         let entropy = [self.calls as u8; 64];
         let before = serde_json::to_value(&self.lobby).unwrap();
@@ -167,7 +124,7 @@ impl World {
     }
 
     fn configure(&mut self, channel: &str, body: Value) -> Result<Reply, ApiError> {
-        self.call(
+        self.api(
             Route::ConfigureChannel {
                 channel: channel.into(),
             },
@@ -255,40 +212,6 @@ impl World {
     }
 }
 
-fn whatsapp_text(id: &str, body: &str) -> Vec<u8> {
-    let mut v: Value = serde_json::from_str(fixture!("whatsapp/inbound_text.json")).unwrap();
-    let m = &mut v["entry"][0]["changes"][0]["value"]["messages"][0];
-    m["id"] = json!(id);
-    m["text"]["body"] = json!(body);
-    serde_json::to_vec(&v).unwrap()
-}
-
-fn messenger_text(mid: &str, text: &str) -> Vec<u8> {
-    let mut item: Value = serde_json::from_str(fixture!(
-        "messenger/meta_doc_messages_text_quick_reply.json"
-    ))
-    .unwrap();
-    item["sender"]["id"] = json!("6783421865");
-    item["recipient"]["id"] = json!(PAGE_ID);
-    item["message"]["mid"] = json!(mid);
-    item["message"]["text"] = json!(text);
-    serde_json::to_vec(&json!({"object": "page", "entry": [
-        {"id": PAGE_ID, "time": 1_458_692_752_478_i64, "messaging": [item]}]}))
-    .unwrap()
-}
-
-fn vk_message(event_id: &str, cmid: i64, text: &str, secret: &str) -> Vec<u8> {
-    let mut v: Value =
-        serde_json::from_str(fixture!("vk/message_new_photo_attachment_v5103plus.json")).unwrap();
-    v["event_id"] = json!(event_id);
-    v["secret"] = json!(secret);
-    v["object"]["message"]["conversation_message_id"] = json!(cmid);
-    v["object"]["message"]["text"] = json!(text);
-    // A private dialog: the peer is the user.
-    v["object"]["message"]["peer_id"] = json!(555644284);
-    serde_json::to_vec(&v).unwrap()
-}
-
 // ================================================================ configuration
 
 #[test]
@@ -298,7 +221,7 @@ fn an_admin_configures_each_channel_and_no_get_shows_a_secret() {
     w.messenger();
     w.vk();
     let all = w
-        .call(Route::ListChannels, &admin(), b"")
+        .api(Route::ListChannels, &admin(), b"")
         .unwrap()
         .body
         .to_string();
@@ -314,7 +237,7 @@ fn an_admin_configures_each_channel_and_no_get_shows_a_secret() {
         assert!(!all.contains(secret), "{secret} shown in {all}");
     }
     let wa = w
-        .call(
+        .api(
             Route::GetChannel {
                 channel: "whatsapp".into(),
             },
@@ -330,7 +253,7 @@ fn an_admin_configures_each_channel_and_no_get_shows_a_secret() {
     assert!(wa.get("access_token").is_none() && wa.get("app_secret").is_none());
     // VK's confirmation string is not a secret but is not needed by anyone reading: not shown.
     let vk = w
-        .call(
+        .api(
             Route::GetChannel {
                 channel: "vk".into(),
             },
@@ -376,7 +299,7 @@ fn bad_configurations_are_refused_and_change_nothing() {
     ));
     for (channel, body, status) in cases {
         let e = w
-            .call(
+            .api(
                 Route::ConfigureChannel {
                     channel: channel.into(),
                 },
@@ -394,7 +317,7 @@ fn bad_configurations_are_refused_and_change_nothing() {
     assert!(w.lobby.channels.get(Channel::Whatsapp).is_none());
     // Not an admin.
     let e = w
-        .call(
+        .api(
             Route::ConfigureChannel {
                 channel: "whatsapp".into(),
             },
@@ -404,7 +327,7 @@ fn bad_configurations_are_refused_and_change_nothing() {
         .unwrap_err();
     assert_eq!(e.status(), 403);
     let e = w
-        .call(
+        .api(
             Route::GetChannel {
                 channel: "whatsapp".into(),
             },
@@ -536,7 +459,7 @@ fn a_whatsapp_user_becomes_a_waiting_client_and_retries_change_nothing() {
     assert_eq!(w.only_client().session, c.session);
     // Accepted; the next message goes to Ann in the same session.
     let r = w
-        .call(
+        .api(
             Route::Accept {
                 client: c.id.clone(),
             },
@@ -720,12 +643,12 @@ fn accepted_whatsapp(w: &mut World) -> String {
     w.whatsapp();
     w.meta(Channel::Whatsapp, &whatsapp_text("wamid.IN1", "Hi"));
     let c = w.only_client();
-    w.call(Route::Accept { client: c.id }, &ann(), b"").unwrap();
+    w.api(Route::Accept { client: c.id }, &ann(), b"").unwrap();
     c.session
 }
 
 fn reply(w: &mut World, session: &str, text: &str) -> Result<Reply, ApiError> {
-    w.call(
+    w.api(
         Route::PostSessionMessage {
             session: session.into(),
         },
@@ -768,7 +691,7 @@ fn an_operator_reply_goes_out_by_the_cloud_api_and_statuses_update_it() {
         r.events
     );
     let list = |w: &mut World| {
-        w.call(
+        w.api(
             Route::SessionMessages {
                 session: session.clone(),
             },
@@ -861,7 +784,7 @@ fn a_failed_send_is_retried_then_shown_to_the_operator() {
 /// The admin's view of a channel: how many calls it still owes, and when the next is due.
 fn owed(w: &mut World, channel: &str) -> (Value, Value) {
     let v = w
-        .call(
+        .api(
             Route::GetChannel {
                 channel: channel.into(),
             },
@@ -922,7 +845,7 @@ fn the_admin_reads_what_a_channel_still_owes_until_the_provider_has_answered() {
         error: None,
     });
     assert_eq!(owed(&mut w, "whatsapp"), (json!(0), Value::Null));
-    let listed = w.call(Route::ListChannels, &admin(), b"").unwrap().body;
+    let listed = w.api(Route::ListChannels, &admin(), b"").unwrap().body;
     assert!(
         listed["channels"]
             .as_array()
@@ -970,7 +893,7 @@ fn messenger_and_vk_replies_have_their_documented_shape() {
     w.post(Channel::Vk, &vk_message("ev1", 1, "hi", VK_SECRET), None);
     let ids: Vec<String> = w.lobby.clients.keys().cloned().collect();
     for c in &ids {
-        w.call(Route::Accept { client: c.clone() }, &ann(), b"")
+        w.api(Route::Accept { client: c.clone() }, &ann(), b"")
             .unwrap();
     }
     let fb = w
@@ -1050,7 +973,7 @@ fn a_redirected_channel_client_keeps_its_conversation() {
     let mut w = World::new();
     let session = accepted_whatsapp(&mut w);
     let c = w.only_client();
-    w.call(
+    w.api(
         Route::Redirect {
             client: c.id.clone(),
         },
@@ -1108,7 +1031,7 @@ fn outside_the_window_free_text_is_refused_offering_the_templates_which_go_out()
     let mut w = World::new();
     let session = accepted_whatsapp(&mut w);
     with_templates(&mut w);
-    let shown = w.call(Route::WhatsappTemplates, &ann(), b"").unwrap().body;
+    let shown = w.api(Route::WhatsappTemplates, &ann(), b"").unwrap().body;
     assert_eq!(shown["templates"][0]["name"], "Subscribe");
     assert_eq!(shown["templates"][1]["parameters"], json!([]));
 
@@ -1126,7 +1049,7 @@ fn outside_the_window_free_text_is_refused_offering_the_templates_which_go_out()
     );
 
     let send = |w: &mut World, body: Value| {
-        w.call(
+        w.api(
             Route::SendTemplate {
                 session: session.clone(),
             },
@@ -1177,7 +1100,7 @@ fn outside_the_window_free_text_is_refused_offering_the_templates_which_go_out()
     );
     // Another operator may not send in Ann's session; a non-WhatsApp session has no templates.
     let e = w
-        .call(
+        .api(
             Route::SendTemplate {
                 session: session.clone(),
             },
@@ -1216,7 +1139,7 @@ fn pictures_go_as_image_messages_where_the_channel_has_them_and_as_links_on_vk()
     let mut w = World::new();
     let session = accepted_whatsapp(&mut w);
     let r = w
-        .call(
+        .api(
             Route::PostSessionMessage {
                 session: session.clone(),
             },
@@ -1245,7 +1168,7 @@ fn pictures_go_as_image_messages_where_the_channel_has_them_and_as_links_on_vk()
                "image": {"link": "https://acme.example/map.PNG?v=2"}})
     );
     // A picture alone owes only the picture; each is settled on its own.
-    w.call(
+    w.api(
         Route::PostSessionMessage {
             session: session.clone(),
         },
@@ -1277,8 +1200,8 @@ fn pictures_go_as_image_messages_where_the_channel_has_them_and_as_links_on_vk()
     });
     w.post(Channel::Vk, &vk_message("ev1", 1, "hi", VK_SECRET), None);
     let c = w.only_client();
-    w.call(Route::Accept { client: c.id }, &ann(), b"").unwrap();
-    w.call(
+    w.api(Route::Accept { client: c.id }, &ann(), b"").unwrap();
+    w.api(
         Route::PostSessionMessage {
             session: c.session.clone(),
         },
@@ -1308,7 +1231,7 @@ fn messenger_deliveries_by_id_and_reads_by_watermark_update_the_operators_messag
     w.messenger();
     w.meta(Channel::Messenger, &messenger_text("m_1", "hi"));
     let c = w.only_client();
-    w.call(Route::Accept { client: c.id }, &ann(), b"").unwrap();
+    w.api(Route::Accept { client: c.id }, &ann(), b"").unwrap();
     let session = c.session;
     for (n, text) in ["one", "two"].iter().enumerate() {
         reply(&mut w, &session, text).unwrap();
