@@ -2,7 +2,8 @@
 //! `tests/fixtures/channels/`): every delivery parses into what it says, forged or malformed ones
 //! are refused, outbound requests have the documented shape, and no input makes a parser panic.
 
-use hmac::{Hmac, Mac};
+mod support;
+
 use lobby_core::channels::messenger::{self, MessengerConfig};
 use lobby_core::channels::vk::{self, VkConfig};
 use lobby_core::channels::whatsapp::{self, Template, WhatsappConfig};
@@ -12,13 +13,7 @@ use lobby_core::channels::{
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use sha2::Sha256;
-
-macro_rules! fixture {
-    ($path:literal) => {
-        include_str!(concat!("fixtures/channels/", $path))
-    };
-}
+use support::deliveries::{self, fixture, sign};
 
 const SECRET: &str = "test-app-secret";
 const TOKEN: &str = "test-access-token";
@@ -55,16 +50,6 @@ fn vk_config() -> VkConfig {
         group: "support".into(),
         api_base: None,
     }
-}
-
-/// `sha256=<hex HMAC-SHA256(secret, body)>`, computed here with the hmac crate, independently
-/// of the code under test.
-fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
 }
 
 fn only_message(events: &[InboundEvent]) -> &Inbound {
@@ -108,14 +93,9 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 
 // ================================================================ Messenger
 
-/// Meta sends `messaging` items inside `{"object":"page","entry":[…]}`; the documentation's
-/// examples show the item alone.
+/// A documented `messaging` item (shown alone in the documentation) as Meta delivers it.
 fn page_delivery(item: &str) -> Vec<u8> {
-    let item: Value = serde_json::from_str(item).unwrap();
-    serde_json::to_vec(&json!({"object": "page", "entry": [
-        {"id": "404217156637689", "time": 1_458_692_752_478_i64, "messaging": [item]}
-    ]}))
-    .unwrap()
+    deliveries::page_delivery(serde_json::from_str(item).unwrap())
 }
 
 fn messenger_parse(item: &str) -> Vec<InboundEvent> {
