@@ -20,6 +20,8 @@
 //! - the events returned so far, replayed on a fresh Lobby, give the same state, and so does a
 //!   JSON snapshot.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use lobby_core::capacity;
@@ -30,8 +32,7 @@ use lobby_core::lobby::{
 use lobby_core::ApiError;
 use lobby_wire::{EntryKind, Page, Party, Presence, Role};
 use proptest::prelude::*;
-
-const T0: Millis = 1_700_000_000_000;
+use support::{replayed, T0};
 
 const GROUPS: [&str; 3] = ["g0", "g1", "g2"];
 
@@ -1129,12 +1130,10 @@ impl Run {
         }
 
         // Event sourcing: the journal replayed from nothing gives this state.
-        let mut replayed = Lobby::new();
-        for (e, at) in &self.journal {
-            replayed.apply(e, *at);
-        }
-        replayed.reindex();
-        assert!(replayed == *l, "replaying the journal gives another state");
+        assert!(
+            replayed(&self.journal) == *l,
+            "replaying the journal gives another state"
+        );
         let mut reindexed = l.clone();
         reindexed.reindex();
         assert!(reindexed == *l, "the live indexes differ from rebuilt ones");

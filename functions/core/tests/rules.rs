@@ -4,6 +4,8 @@
 //! A refused command must change nothing (checked on every refusal), and at the end of most
 //! tests the journal replayed on a fresh Lobby must give the same state.
 
+mod support;
+
 use lobby_core::capacity;
 use lobby_core::lobby::{
     Author, ClientState, Closer, Command, Details, Event, Group, Lobby, Millis, Operator,
@@ -11,8 +13,7 @@ use lobby_core::lobby::{
 };
 use lobby_core::ApiError;
 use lobby_wire::{Attachment, EntryKind, Page, Party, Presence, Role};
-
-const T0: Millis = 1_700_000_000_000;
+use support::{replayed, T0};
 
 fn operator(id: &str, groups: &[&str], chat_limit: u32, role: Role) -> Operator {
     Operator {
@@ -238,13 +239,9 @@ impl World {
     /// The journal replayed on a fresh Lobby gives this state.
     #[track_caller]
     fn check_replay(&self) {
-        let mut replayed = Lobby::new();
-        for (e, at) in &self.journal {
-            replayed.apply(e, *at);
-        }
-        replayed.reindex();
         assert_eq!(
-            replayed, self.lobby,
+            replayed(&self.journal),
+            self.lobby,
             "replaying the journal gives another state"
         );
         let mut reindexed = self.lobby.clone();
