@@ -26,21 +26,14 @@ impl World {
         static BUILT: OnceLock<World> = OnceLock::new();
         BUILT
             .get_or_init(|| {
-                let mut w = World::tenant();
-                w.sales = w.group("Sales");
-                w.support = w.group("Support");
-                let sales = w.sales.clone();
-                w.ann = w.member("Ann", &sales, 2);
+                let mut w = World::acme();
                 let r = w.ok(
                     Route::Login,
                     &Actor::Anonymous,
                     json!({"tenant": "acme", "email": "ann@acme.test", "password": OP_PASSWORD}),
                 );
                 w.ann_token = r.body["token"].as_str().unwrap().to_string();
-                let r = w.widget(json!({"name": "Shop chat", "group": w.sales,
-                           "allowed_origins": ["https://Shop.example/"],
-                           "offline_email": "offline@acme.test"}));
-                w.widget_key = r.body["key"].as_str().unwrap().to_string();
+                w.shop_widget();
                 w
             })
             .clone()

@@ -19,7 +19,7 @@ use lobby_core::request::{Call, Outcome};
 use lobby_core::ApiError;
 use lobby_wire as wire;
 use serde_json::{json, Value};
-use support::{browser, created_id, entropy, op_id, page_at, World, ORIGIN, SECRET};
+use support::{browser, entropy, op_id, page_at, World, ORIGIN, SECRET};
 
 const MINUTE: Millis = 60_000;
 
@@ -41,18 +41,11 @@ impl World {
         static BUILT: OnceLock<World> = OnceLock::new();
         BUILT
             .get_or_init(|| {
-                let mut w = World::tenant();
-                w.sales = w.group("Sales");
-                let support = w.group("Support");
-                let sales = w.sales.clone();
-                w.ann = w.member("Ann", &sales, 2);
+                let mut w = World::acme();
+                let (sales, support) = (w.sales.clone(), w.support.clone());
                 w.bea = w.member("Bea", &sales, 5);
                 w.sam = w.member("Sam", &support, 3);
-                let r = w.widget(json!({"name": "Shop chat", "group": w.sales,
-                           "allowed_origins": ["https://Shop.example/"],
-                           "offline_email": "offline@acme.test"}));
-                w.widget_key = r.body["key"].as_str().unwrap().to_string();
-                w.widget_id = created_id(&r);
+                w.shop_widget();
                 let r = w.widget(json!({"name": "Chat only", "group": w.sales,
                            "allowed_origins": [ORIGIN],
                            "buttons": ["webchat"],

@@ -151,6 +151,27 @@ impl World {
         w
     }
 
+    /// Tenant `acme` as [`World::tenant`], with groups Sales (`sales`) and Support (`support`)
+    /// and operator Ann in Sales with 2 chats (`ann`), all offline.
+    pub fn acme() -> Self {
+        let mut w = World::tenant();
+        w.sales = w.group("Sales");
+        w.support = w.group("Support");
+        let sales = w.sales.clone();
+        w.ann = w.member("Ann", &sales, 2);
+        w
+    }
+
+    /// The Sales widget on https://shop.example (all buttons, all fields optional) with an
+    /// offline address, as `widget_key` and `widget_id`.
+    pub fn shop_widget(&mut self) {
+        let r = self.widget(json!({"name": "Shop chat", "group": self.sales,
+               "allowed_origins": ["https://Shop.example/"],
+               "offline_email": "offline@acme.test"}));
+        self.widget_key = r.body["key"].as_str().unwrap().to_string();
+        self.widget_id = created_id(&r);
+    }
+
     /// A group created by the admin → its id.
     pub fn group(&mut self, name: &str) -> String {
         let admin = self.admin.clone();
