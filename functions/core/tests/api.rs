@@ -24,19 +24,32 @@ impl World {
     /// slow), cloned for every test.
     fn new() -> Self {
         static BUILT: OnceLock<World> = OnceLock::new();
-        BUILT
-            .get_or_init(|| {
-                let mut w = World::acme();
-                let r = w.ok(
-                    Route::Login,
-                    &Actor::Anonymous,
-                    json!({"tenant": "acme", "email": "ann@acme.test", "password": OP_PASSWORD}),
-                );
-                w.ann_token = r.body["token"].as_str().unwrap().to_string();
-                w.shop_widget();
-                w
-            })
-            .clone()
+        World::built_once(&BUILT, || {
+            let mut w = World::acme();
+            let r = w.ok(
+                Route::Login,
+                &Actor::Anonymous,
+                json!({"tenant": "acme", "email": "ann@acme.test", "password": OP_PASSWORD}),
+            );
+            w.ann_token = r.body["token"].as_str().unwrap().to_string();
+            w.shop_widget();
+            w
+        })
+    }
+
+    /// Cid, an operator of Support with the default limits and a password of its own.
+    fn cid(&mut self) -> Actor {
+        let admin = self.admin.clone();
+        let r = self.ok(
+            Route::CreateOperator,
+            &admin,
+            json!({"email": "cid@acme.test", "password": "cid's password", "name": "Cid",
+                   "role": "operator", "groups": [self.support]}),
+        );
+        Actor::Operator {
+            id: created_id(&r),
+            admin: false,
+        }
     }
 }
 
@@ -1028,18 +1041,8 @@ fn accepts_over_the_api_race_and_respect_capacity() {
 fn an_active_client_is_handed_over_and_the_session_goes_on() {
     let mut w = World::new();
     let ann = w.ann.clone();
-    let admin = w.admin.clone();
-    let r = w.ok(
-        Route::CreateOperator,
-        &admin,
-        json!({"email": "cid@acme.test", "password": "cid's password", "name": "Cid",
-               "role": "operator", "groups": [w.support]}),
-    );
-    let cid_id = created_id(&r);
-    let cid = Actor::Operator {
-        id: cid_id.clone(),
-        admin: false,
-    };
+    let cid = w.cid();
+    let cid_id = support::op_id(&cid);
     w.online(&ann);
     w.online(&cid);
     let e = w.enter(json!({"entry": "webchat"}));
@@ -1141,16 +1144,8 @@ fn each_message_carries_its_author_and_its_senders_id() {
     let Actor::Operator { id: ann_id, .. } = ann.clone() else {
         unreachable!()
     };
-    let cid_id = created_id(&w.ok(
-        Route::CreateOperator,
-        &admin,
-        json!({"email": "cid@acme.test", "password": "cid's password", "name": "Cid",
-               "role": "operator", "groups": [w.support]}),
-    ));
-    let cid = Actor::Operator {
-        id: cid_id.clone(),
-        admin: false,
-    };
+    let cid = w.cid();
+    let cid_id = support::op_id(&cid);
     w.online(&ann);
     w.online(&cid);
     let e = w.enter(json!({"entry": "webchat"}));
@@ -1286,17 +1281,7 @@ fn typing_reaches_the_serving_operator_and_its_client_only_and_is_never_journale
     use lobby_core::views::TypingTo;
     let mut w = World::new();
     let ann = w.ann.clone();
-    let admin = w.admin.clone();
-    let r = w.ok(
-        Route::CreateOperator,
-        &admin,
-        json!({"email": "cid@acme.test", "password": "cid's password", "name": "Cid",
-               "role": "operator", "groups": [w.support]}),
-    );
-    let cid = Actor::Operator {
-        id: created_id(&r),
-        admin: false,
-    };
+    let cid = w.cid();
     let ann_id = match &ann {
         Actor::Operator { id, .. } => id.clone(),
         _ => unreachable!(),

@@ -39,21 +39,19 @@ impl World {
     /// without an offline address. Built once, cloned per test.
     fn new() -> Self {
         static BUILT: OnceLock<World> = OnceLock::new();
-        BUILT
-            .get_or_init(|| {
-                let mut w = World::acme();
-                let (sales, support) = (w.sales.clone(), w.support.clone());
-                w.bea = w.member("Bea", &sales, 5);
-                w.sam = w.member("Sam", &support, 3);
-                w.shop_widget();
-                let r = w.widget(json!({"name": "Chat only", "group": w.sales,
+        World::built_once(&BUILT, || {
+            let mut w = World::acme();
+            let (sales, support) = (w.sales.clone(), w.support.clone());
+            w.bea = w.member("Bea", &sales, 5);
+            w.sam = w.member("Sam", &support, 3);
+            w.shop_widget();
+            let r = w.widget(json!({"name": "Chat only", "group": w.sales,
                            "allowed_origins": [ORIGIN],
                            "buttons": ["webchat"],
                            "form": {"name": "hidden", "email": "required"}}));
-                w.chat_only_key = r.body["key"].as_str().unwrap().to_string();
-                w
-            })
-            .clone()
+            w.chat_only_key = r.body["key"].as_str().unwrap().to_string();
+            w
+        })
     }
 
     fn config(&mut self, key: &str, meta: &Meta) -> Result<wire::WidgetConfig, ApiError> {

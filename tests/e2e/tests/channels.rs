@@ -9,31 +9,23 @@
 //! work), also across a crash of the server, with the same VK `random_id`. The same runs on the
 //! Spin host (LOBBY_E2E_RUNTIME=spin).
 
+// The signed deliveries are built by the same helpers as the core's channel tests.
+#[path = "../../../functions/core/tests/support/deliveries.rs"]
+mod deliveries;
+
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
+use deliveries::{
+    fixture, messenger_text, sign, vk_message, whatsapp_text, PAGE_ID, PSID, VK_PEER,
+};
 use lobby_e2e::fake::*;
 use lobby_e2e::*;
 use lobby_wire::{EntryKind, Message, OperatorEvent, Party};
 use serde_json::{json, Value};
-use sha2::Sha256;
-
-macro_rules! fixture {
-    ($path:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../functions/core/tests/fixtures/channels/",
-            $path
-        ))
-    };
-}
 
 const APP_SECRET: &str = "e2e-meta-app-secret";
 const WA_PHONE_ID: &str = "1122334455667";
-const PAGE_ID: &str = "404217156637689";
-const PSID: &str = "6783421865";
 const VK_GROUP: i64 = 183287114;
-const VK_PEER: i64 = 555644284;
 const VK_SECRET: &str = "e2e-vk-secret";
 
 // ---------------------------------------------------------------- the fake provider
@@ -66,18 +58,6 @@ fn documented_success(r: &Recorded) -> Answer {
 
 // ---------------------------------------------------------------- deliveries
 
-fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
-}
-
 fn hook(server: &Server, slug: &str, channel: &str, body: &[u8], signature: Option<&str>) -> Resp {
     let mut call = server
         .post(&format!("/hooks/{slug}/{channel}"))
@@ -90,39 +70,6 @@ fn hook(server: &Server, slug: &str, channel: &str, body: &[u8], signature: Opti
 
 fn signed(server: &Server, slug: &str, channel: &str, body: &[u8]) -> Resp {
     hook(server, slug, channel, body, Some(&sign(APP_SECRET, body)))
-}
-
-fn whatsapp_text(id: &str, text: &str) -> Vec<u8> {
-    let mut v: Value = serde_json::from_str(fixture!("whatsapp/inbound_text.json")).unwrap();
-    let m = &mut v["entry"][0]["changes"][0]["value"]["messages"][0];
-    m["id"] = json!(id);
-    m["text"]["body"] = json!(text);
-    serde_json::to_vec(&v).unwrap()
-}
-
-fn messenger_text(mid: &str, text: &str) -> Vec<u8> {
-    let mut item: Value = serde_json::from_str(fixture!(
-        "messenger/meta_doc_messages_text_quick_reply.json"
-    ))
-    .unwrap();
-    item["sender"]["id"] = json!(PSID);
-    item["recipient"]["id"] = json!(PAGE_ID);
-    item["message"]["mid"] = json!(mid);
-    item["message"]["text"] = json!(text);
-    serde_json::to_vec(&json!({"object": "page", "entry": [
-        {"id": PAGE_ID, "time": 1_458_692_752_478_i64, "messaging": [item]}]}))
-    .unwrap()
-}
-
-fn vk_message(event_id: &str, cmid: i64, text: &str, secret: &str) -> Vec<u8> {
-    let mut v: Value =
-        serde_json::from_str(fixture!("vk/message_new_photo_attachment_v5103plus.json")).unwrap();
-    v["event_id"] = json!(event_id);
-    v["secret"] = json!(secret);
-    v["object"]["message"]["conversation_message_id"] = json!(cmid);
-    v["object"]["message"]["text"] = json!(text);
-    v["object"]["message"]["peer_id"] = json!(VK_PEER);
-    serde_json::to_vec(&v).unwrap()
 }
 
 // ---------------------------------------------------------------- helpers

@@ -12,6 +12,8 @@
 
 pub mod deliveries;
 
+use std::sync::OnceLock;
+
 use lobby_core::api::{Actor, Ctx, MessageLog, Meta, Reply, Route};
 use lobby_core::lobby::{Command, Event, Lobby, Millis};
 use lobby_core::ApiError;
@@ -128,6 +130,12 @@ impl World {
             widget_id: String::new(),
             chat_only_key: String::new(),
         }
+    }
+
+    /// The World `build` makes, built once per test binary (password hashing is slow) and
+    /// cloned for every test.
+    pub fn built_once(cell: &'static OnceLock<World>, build: fn() -> World) -> Self {
+        cell.get_or_init(build).clone()
     }
 
     /// Tenant `acme`, created by the platform, with its admin Adam as [`World::admin`].
