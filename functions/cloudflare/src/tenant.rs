@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use lobby_core::api::{Actor, Ctx, MessageLog};
+use lobby_core::api::{Actor, Ctx};
 use lobby_core::channels::desk::HookRequest;
 use lobby_core::channels::{self, Channel, HttpRequest};
 use lobby_core::lobby::Command;
@@ -399,7 +399,7 @@ impl TenantRoom {
                     let now = Date::now().as_millis() as i64;
                     server.send(&live.lobby.client_status(id, session, now))?;
                     if let Some(after) = call.meta.after {
-                        for message in live.journal.messages(session, after, 10_000) {
+                        for message in live.lobby.client_replay(session, &live.journal, after) {
                             server.send(&ClientEvent::Message { message })?;
                         }
                     }

@@ -1231,6 +1231,11 @@ fn each_message_carries_its_author_and_its_senders_id() {
     let mine: wire::MessageList =
         serde_json::from_value(w.ok(Route::ClientMessages, &client, Value::Null).body).unwrap();
     assert_eq!(mine.messages, list.messages);
+    // So does a reconnecting client's replay (after its first message): the same as the list.
+    assert_eq!(
+        w.lobby.client_replay(&session, &w.log, 1),
+        list.messages[1..].to_vec()
+    );
 
     // The live frames carry them as well: the client's stream and the serving operator's.
     let posted = |text: &str| {

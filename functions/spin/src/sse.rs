@@ -177,8 +177,7 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
             Actor::Client { id, session } => {
                 frames.push(frame(None, &lobby.client_status(id, session, now_millis())));
                 if let Some(after) = meta.after {
-                    use lobby_core::api::MessageLog;
-                    for message in journal.messages(session, after, 10_000) {
+                    for message in lobby.client_replay(session, &journal, after) {
                         let seq = message.seq;
                         frames.push(frame(Some(seq), &ClientEvent::Message { message }));
                     }
