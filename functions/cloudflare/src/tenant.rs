@@ -121,12 +121,14 @@ impl TenantRoom {
                 Ok(reply) => reply,
                 Err(e) => return Ok((error_response(&e)?, false)),
             };
-            let owes = owes_delivery(&reply.events);
             if let Some(to) = &reply.typing {
                 self.tell_typing(to);
             }
             self.record(live, now, reply.events)?;
-            Ok((json_response(reply.status, &reply.body)?, owes))
+            Ok((
+                json_response(reply.status, &reply.body)?,
+                live.lobby.is_due(now),
+            ))
         })
     }
 
@@ -143,8 +145,8 @@ impl TenantRoom {
         };
         self.with_live(|live| {
             let reply = live.lobby.hook(meta.channel, &req, &entropy, now);
-            let owes = owes_delivery(&reply.events);
             self.record(live, now, reply.events)?;
+            let owes = live.lobby.is_due(now);
             let mut resp = Response::from_bytes(reply.body.into_bytes())?.with_status(reply.status);
             resp.headers_mut().set("Content-Type", reply.content_type)?;
             for (name, value) in &reply.headers {
@@ -247,13 +249,7 @@ impl TenantRoom {
             })?;
         }
         self.flush_channels().await?;
-        let next = self.with_live(|live| {
-            let mail = live.lobby.outbox.values().filter_map(|m| m.next_at).min();
-            Ok(match (mail, live.lobby.next_outgoing_at()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            })
-        })?;
+        let next = self.with_live(|live| Ok(live.lobby.next_due()))?;
         let now = Date::now().as_millis() as i64;
         if let Some(at) = next {
             self.state.storage().set_alarm((at - now).max(0)).await?;
@@ -421,16 +417,6 @@ impl TenantRoom {
         }
         Ok(resp)
     }
-}
-
-/// Whether events owe something to the outside now (an e-mail, a provider call): wake the alarm.
-fn owes_delivery(events: &[Event]) -> bool {
-    events.iter().any(|e| {
-        matches!(
-            e,
-            Event::OfflineReceived { .. } | Event::OutboundQueued { .. }
-        )
-    })
 }
 
 impl DurableObject for TenantRoom {

@@ -10,6 +10,7 @@
 //! - [`routes`]: the route table the router matches and the OpenAPI document describes.
 //! - [`invitation`]: six-digit invitation codes and the guard against guessing them.
 //! - [`outbox`]: e-mails owed (offline form), their retries and MIME form.
+//! - [`owed`]: when what a tenant owes (mails, provider calls) is next due: the runtimes' wake-up.
 //! - [`openapi`]: the OpenAPI document the server serves, generated from the route table and the
 //!   wire types.
 //! - [`request`]: what every HTTP request goes through before a tenant's coordinator (both
@@ -29,6 +30,7 @@ pub mod journal;
 pub mod lobby;
 pub mod openapi;
 pub mod outbox;
+pub mod owed;
 pub mod request;
 pub mod routes;
 pub mod snapshot;

@@ -1021,6 +1021,33 @@ fn a_sent_mail_leaves_the_outbox() {
     w.check_replay_and_snapshot();
 }
 
+#[test]
+fn the_runtime_wakes_when_a_mail_is_due_and_not_after_it_is_settled() {
+    let mut w = World::new();
+    assert_eq!(w.lobby.next_due(), None, "a new tenant owes nothing");
+    let key = w.widget_key.clone();
+    w.offline(&key, offline_body("please call"), &browser())
+        .unwrap();
+    let id = w.lobby.outbox.keys().next().unwrap().clone();
+    // Stored: due at once.
+    assert!(w.lobby.is_due(w.now));
+    assert!(w.lobby.next_due().is_some_and(|at| at <= w.now));
+    // Failed: due again after its pause, not before.
+    w.command(Command::MailFailed {
+        id: id.clone(),
+        error: "timeout".into(),
+    })
+    .unwrap();
+    let next = w.lobby.next_due().expect("a retry is owed");
+    assert_eq!(next, w.lobby.outbox[&id].next_at.unwrap());
+    assert!(!w.lobby.is_due(next - 1));
+    assert!(w.lobby.is_due(next));
+    // Sent: nothing more to wake for.
+    w.command(Command::MailSent { id }).unwrap();
+    assert_eq!(w.lobby.next_due(), None);
+    assert!(!w.lobby.is_due(i64::MAX));
+}
+
 /// The admin's widget list: how many offline-form mails of each widget are still owed.
 fn offline_owed(w: &mut World) -> Vec<(String, u64)> {
     let admin = w.admin.clone();

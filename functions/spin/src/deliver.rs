@@ -19,7 +19,7 @@
 use http_body_util::BodyExt;
 use lobby_core::channels::{self, HttpRequest};
 use lobby_core::outbox::{self, http_api, Mail};
-use lobby_core::{ApiError, Command, Lobby, Millis};
+use lobby_core::{ApiError, Command, Millis};
 
 use crate::journal::Journal;
 use crate::{now_millis, variable};
@@ -28,15 +28,6 @@ use crate::{now_millis, variable};
 const CLAIM_MS: Millis = 60_000;
 /// Where mails go when `lobby_mail_api` is not set.
 const DEFAULT_API: &str = "https://api.resend.com";
-
-/// Whether `lobby` owes a mail or a provider call now (cheap: no I/O).
-pub fn any_due(lobby: &Lobby, now: Millis) -> bool {
-    lobby
-        .outbox
-        .values()
-        .any(|m| m.next_at.is_some_and(|t| t <= now))
-        || lobby.next_outgoing_at().is_some_and(|t| t <= now)
-}
 
 /// One thing to send.
 enum Owed {

@@ -225,7 +225,7 @@ async fn hook(
             resp.headers_mut()
                 .insert(*name, value.parse().map_err(internal)?);
         }
-        Ok((resp, deliver::any_due(&lobby, now)))
+        Ok((resp, lobby.is_due(now)))
     })();
     finish(&journal, tenant, result)
 }
@@ -285,10 +285,7 @@ async fn coordinate(
         }
         let stored = journal.append(last, now, reply.events)?;
         journal.maybe_snapshot(&lobby, last + stored.len() as u64, snapshot)?;
-        Ok((
-            json_response(reply.status, &reply.body),
-            deliver::any_due(&lobby, now),
-        ))
+        Ok((json_response(reply.status, &reply.body), lobby.is_due(now)))
     })();
     finish(&journal, tenant, result)
 }

@@ -255,7 +255,7 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
             if look.keepalive {
                 out.push(KEEPALIVE.into());
                 // Spin has no alarms: open streams drive the retries of mails and provider calls.
-                if crate::deliver::any_due(&lobby, now_millis()) {
+                if lobby.is_due(now_millis()) {
                     // In a task of its own: a request sent from inside this streaming task went
                     // out without its body on the Spin host.
                     crate::deliver::soon(&tenant);
