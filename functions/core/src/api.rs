@@ -18,99 +18,16 @@ use crate::lobby::{
 };
 use crate::views::TypingTo;
 
-/// The largest request body the API reads.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
+pub use crate::routes::{Access, Route, MAX_BODY_BYTES};
+
 /// The longest text a message may carry, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
 const MAX_FIELD_CHARS: usize = 200;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "route", rename_all = "snake_case")]
-pub enum Route {
-    Healthz,
-    OpenApi,
-    CreateTenant,
-    Login,
-    ListGroups,
-    CreateGroup,
-    ListOperators,
-    CreateOperator,
-    ListWidgets,
-    CreateWidget,
-    Me,
-    SetStatus,
-    Ping,
-    Queue,
-    Preview { client: String },
-    AddTag { client: String },
-    AddNote { client: String },
-    UpdateOperator { operator: String },
-    Accept { client: String },
-    Redirect { client: String },
-    MySessions,
-    SessionMessages { session: String },
-    PostSessionMessage { session: String },
-    CloseSession { session: String },
-    SessionTyping { session: String },
-    OperatorEvents,
-    WidgetEntry { key: String },
-    WidgetConfig { key: String },
-    WidgetOffline { key: String },
-    CreateInvitation,
-    ClientMessages,
-    PostClientMessage,
-    ClientPages,
-    ClientLeave,
-    ClientTyping,
-    ClientEvents,
-    ListChannels,
-    GetChannel { channel: String },
-    ConfigureChannel { channel: String },
-    WhatsappTemplates,
-    SendTemplate { session: String },
-}
-
-/// Who may call a route, and where its tenant comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone; answered at the edge, no tenant.
-    Public,
-    /// The platform token; the tenant is the body's `slug`.
-    Platform,
-    /// Anyone; the tenant is the body's `tenant`.
-    Login,
-    /// Anyone on an allowed origin; the tenant is the widget key's.
-    Widget,
-    Admin,
-    Operator,
-    Client,
-}
 
 /// Resolves a method and path to a route (404 `not_found` / 405 otherwise), by the route table
 /// ([`crate::routes::OPERATIONS`]), which also describes each route in the served document.
 pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     crate::routes::find(method, path)
-}
-
-impl Route {
-    /// Who may call this route: its entry's in the route table.
-    pub fn access(&self) -> Access {
-        self.operation().access
-    }
-
-    /// The widget key of a widget route.
-    pub fn widget_key(&self) -> Option<&str> {
-        match self {
-            Route::WidgetEntry { key }
-            | Route::WidgetConfig { key }
-            | Route::WidgetOffline { key } => Some(key),
-            _ => None,
-        }
-    }
-
-    pub fn is_websocket(&self) -> bool {
-        matches!(self, Route::OperatorEvents | Route::ClientEvents)
-    }
 }
 
 /// Who makes a call, as established at the edge.
@@ -511,7 +428,7 @@ impl Lobby {
                         name: op.name.clone(),
                         role: op.role,
                     },
-                    expires_at: crate::rfc3339(exp * 1000),
+                    expires_at: crate::time::rfc3339(exp * 1000),
                 })
             }
             Route::ListGroups => {
@@ -917,7 +834,7 @@ impl Lobby {
                     201,
                     wire::InvitationCreated {
                         code,
-                        expires_at: crate::rfc3339(expires_at),
+                        expires_at: crate::time::rfc3339(expires_at),
                     },
                     events,
                 )
@@ -1353,7 +1270,7 @@ impl Lobby {
         v["webhook"] = Value::String(format!("/hooks/{slug}/{}", config.channel().as_str()));
         let (owed, next) = self.owed_on(config.channel());
         v["owed"] = json!(owed);
-        v["next_attempt_at"] = json!(next.map(crate::rfc3339));
+        v["next_attempt_at"] = json!(next.map(crate::time::rfc3339));
         v
     }
 }

@@ -21,8 +21,7 @@ use crate::error::ApiError;
 use crate::invitation::{Guard, Invitation};
 use crate::outbox::{self, Mail};
 
-/// Milliseconds since the Unix epoch; the caller's clock.
-pub type Millis = i64;
+pub use crate::time::Millis;
 
 /// The chat limit of an operator for whom the admin set none.
 pub const DEFAULT_CHAT_LIMIT: u32 = 3;
@@ -1355,7 +1354,7 @@ impl Lobby {
                             .map(|p| PageView {
                                 url: p.url.clone(),
                                 title: p.title.clone(),
-                                at: crate::rfc3339(at),
+                                at: crate::time::rfc3339(at),
                             })
                             .collect(),
                     },
@@ -1494,7 +1493,7 @@ impl Lobby {
                     s.pages.push(PageView {
                         url: url.clone(),
                         title: title.clone(),
-                        at: crate::rfc3339(at),
+                        at: crate::time::rfc3339(at),
                     });
                 }
             }

@@ -25,14 +25,13 @@ use super::{
     hex, messenger, vk, whatsapp, Channel, ChannelConfig, DeliveryState, HookError, HttpRequest,
     Inbound, InboundEvent, ProviderError, StatusUpdate,
 };
-use crate::api::MAX_BODY_BYTES;
 use crate::error::ApiError;
 use crate::lobby::{
     Client, ClientState, Command, Details, Event, Lobby, Millis, Session, Target,
     MAX_DELIVERY_REPORTS,
 };
 use crate::outbox;
-use crate::routes::{self, says, Answer, Body, Doc, Param, Request, Schema};
+use crate::routes::{self, says, Answer, Body, Doc, Param, Request, Schema, MAX_BODY_BYTES};
 
 /// How many provider message and delivery ids a tenant remembers (retries come within hours).
 pub const MAX_SEEN: usize = 10_000;
