@@ -255,7 +255,7 @@ impl Lobby {
                         }),
                         client_message_id: key
                             .as_deref()
-                            .and_then(|k| crate::api::sender_message_id(k, *from, author))
+                            .and_then(|k| crate::lobby::sender_message_id(k, *from, author))
                             .map(str::to_string),
                     },
                 ))

@@ -203,3 +203,31 @@ impl Lobby {
         }
     }
 }
+
+/// The idempotency key a message is stored under: keys are per sender, so a client's and an
+/// operator's ids never collide.
+pub(crate) fn message_key(author: &Author, id: &str) -> String {
+    match author {
+        Author::Operator(o) => format!("op:{o}:{id}"),
+        Author::Client => format!("client:{id}"),
+        Author::System => format!("system:{id}"),
+    }
+}
+
+/// The sender's own id of a stored message, back from its key ([`message_key`]); `None` for
+/// keys the sender did not choose (a channel provider's message ids).
+pub(crate) fn sender_message_id<'a>(
+    key: &'a str,
+    from: Party,
+    operator: Option<&String>,
+) -> Option<&'a str> {
+    match (from, operator) {
+        (Party::Operator, Some(o)) => key
+            .strip_prefix("op:")?
+            .strip_prefix(o.as_str())?
+            .strip_prefix(':'),
+        (Party::Client, _) => key.strip_prefix("client:"),
+        (Party::System, _) => key.strip_prefix("system:"),
+        (Party::Operator, None) => None,
+    }
+}

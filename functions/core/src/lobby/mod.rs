@@ -34,6 +34,7 @@ mod offline;
 mod queue;
 
 pub use channel::{inbound_key, Outbound, Outgoing, Recent, SentIds, MAX_SEEN, MAX_SENT_IDS};
+pub(crate) use conversation::{message_key, sender_message_id};
 
 pub use crate::time::Millis;
 
