@@ -8,7 +8,7 @@ use lobby_wire::{
 };
 
 use crate::lobby::{Client, ClientState, Details, Event, Lobby, Operator, Redirected, Target};
-use crate::time::{rfc3339, Millis};
+use crate::time::rfc3339;
 use lobby_wire::EntryKind;
 
 impl Lobby {
@@ -42,7 +42,7 @@ impl Lobby {
         entry: EntryKind,
         d: &Details,
         target: &Target,
-        since: Millis,
+        since: crate::Millis,
         position: u32,
     ) -> QueueItem {
         let (group, operator) = match target {
@@ -226,7 +226,7 @@ impl Lobby {
 
     /// The message an event records, as the journal keeps it: an operator's message names its
     /// author by id only, since names belong to the state ([`Lobby::shown_messages`] adds them).
-    pub fn message_of(event: &Event, at: Millis) -> Option<(String, Message)> {
+    pub fn message_of(event: &Event, at: crate::Millis) -> Option<(String, Message)> {
         match event {
             Event::MessagePosted {
                 session,
@@ -265,7 +265,7 @@ impl Lobby {
     }
 
     /// The message a live frame carries: as [`Lobby::message_of`] records it, as people see it.
-    fn live_message(&self, event: &Event, at: Millis) -> Option<(String, Message)> {
+    fn live_message(&self, event: &Event, at: crate::Millis) -> Option<(String, Message)> {
         let (session, message) = Self::message_of(event, at)?;
         let message = self.shown_messages(&session, vec![message]).pop()?;
         Some((session, message))
@@ -281,7 +281,7 @@ impl Lobby {
         operator: &Operator,
         seq: u64,
         event: &Event,
-        at: Millis,
+        at: crate::Millis,
     ) -> Option<OperatorEvent> {
         let sees = |t: &Target| self.serves(operator, t);
         let me = |o: &str| o == operator.id;
@@ -394,7 +394,12 @@ impl Lobby {
     }
 
     /// What a client's WebSocket shows of an event about that client.
-    pub fn client_event(&self, client_id: &str, event: &Event, at: Millis) -> Option<ClientEvent> {
+    pub fn client_event(
+        &self,
+        client_id: &str,
+        event: &Event,
+        at: crate::Millis,
+    ) -> Option<ClientEvent> {
         let (Some(subject), _) = event.subject() else {
             return None;
         };
@@ -424,7 +429,7 @@ impl Lobby {
     }
 
     /// The first frame of a client's WebSocket: where it stands now.
-    pub fn client_status(&self, client_id: &str, session: &str, now: Millis) -> ClientEvent {
+    pub fn client_status(&self, client_id: &str, session: &str, now: crate::Millis) -> ClientEvent {
         match self.clients.get(client_id) {
             Some(c) => {
                 let position = self.position(c);
@@ -454,7 +459,7 @@ impl Lobby {
         }
     }
 
-    fn estimate_for(&self, c: &Client, position: u32, now: Millis) -> Option<u32> {
+    fn estimate_for(&self, c: &Client, position: u32, now: crate::Millis) -> Option<u32> {
         match &c.state {
             ClientState::Waiting { target, .. } => {
                 self.estimated_wait_seconds(target, position, now)
@@ -464,7 +469,12 @@ impl Lobby {
     }
 
     /// A waiting client's new position, with the estimate that goes with it.
-    pub fn position_event(&self, client_id: &str, position: u32, now: Millis) -> ClientEvent {
+    pub fn position_event(
+        &self,
+        client_id: &str,
+        position: u32,
+        now: crate::Millis,
+    ) -> ClientEvent {
         ClientEvent::Position {
             position,
             estimated_wait_seconds: self

@@ -4,14 +4,14 @@
 use super::*;
 
 impl Lobby {
-    pub(super) fn call_conversation(
-        &mut self,
-        route: &Route,
-        actor: &Actor,
-        body: &[u8],
-        meta: &Meta,
-        ctx: &Ctx,
-    ) -> Result<Reply, ApiError> {
+    pub(super) fn call_conversation(&mut self, call: Call) -> Result<Reply, ApiError> {
+        let Call {
+            route,
+            actor,
+            body,
+            meta,
+            ctx,
+        } = call;
         let reply = match route {
             Route::MySessions => {
                 let op = self.acting_operator(actor)?;

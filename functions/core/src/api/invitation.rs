@@ -4,13 +4,14 @@
 use super::*;
 
 impl Lobby {
-    pub(super) fn call_invitation(
-        &mut self,
-        route: &Route,
-        actor: &Actor,
-        body: &[u8],
-        ctx: &Ctx,
-    ) -> Result<Reply, ApiError> {
+    pub(super) fn call_invitation(&mut self, call: Call) -> Result<Reply, ApiError> {
+        let Call {
+            route,
+            actor,
+            body,
+            ctx,
+            ..
+        } = call;
         let e = ctx.entropy;
         let reply = match route {
             Route::CreateInvitation => {

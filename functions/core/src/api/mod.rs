@@ -198,6 +198,16 @@ pub trait MessageLog {
     fn messages(&self, session: &str, after: u64, limit: usize) -> Vec<wire::Message>;
 }
 
+/// One call as a feature's route handlers see it (see [`Lobby::call`]).
+#[derive(Clone, Copy)]
+struct Call<'c> {
+    route: &'c Route,
+    actor: &'c Actor,
+    body: &'c [u8],
+    meta: &'c Meta,
+    ctx: &'c Ctx<'c>,
+}
+
 /// The answer to a call: the HTTP status and body, and the events to persist before sending it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
@@ -335,6 +345,13 @@ impl Lobby {
                 return Err(ApiError::Forbidden("this needs the admin role".into()));
             }
         }
+        let call = Call {
+            route,
+            actor,
+            body,
+            meta,
+            ctx,
+        };
         let reply = match route {
             Route::Healthz | Route::OpenApi | Route::OperatorEvents | Route::ClientEvents => {
                 return Err(ApiError::NoRoute("this route is served by the edge".into()))
@@ -349,7 +366,7 @@ impl Lobby {
             | Route::CreateOperator
             | Route::UpdateOperator { .. }
             | Route::ListWidgets
-            | Route::CreateWidget => self.call_administration(route, actor, body, ctx)?,
+            | Route::CreateWidget => self.call_administration(call)?,
             Route::WidgetConfig { .. }
             | Route::WidgetEntry { .. }
             | Route::SetStatus
@@ -357,7 +374,7 @@ impl Lobby {
             | Route::Preview { .. }
             | Route::Accept { .. }
             | Route::Redirect { .. }
-            | Route::ClientLeave => self.call_queue(route, actor, body, meta, ctx)?,
+            | Route::ClientLeave => self.call_queue(call)?,
             Route::MySessions
             | Route::SessionMessages { .. }
             | Route::PostSessionMessage { .. }
@@ -368,16 +385,14 @@ impl Lobby {
             | Route::SessionTyping { .. }
             | Route::AddTag { .. }
             | Route::AddNote { .. }
-            | Route::CloseSession { .. } => {
-                self.call_conversation(route, actor, body, meta, ctx)?
-            }
-            Route::CreateInvitation => self.call_invitation(route, actor, body, ctx)?,
-            Route::WidgetOffline { .. } => self.call_offline(route, body, meta, ctx)?,
+            | Route::CloseSession { .. } => self.call_conversation(call)?,
+            Route::CreateInvitation => self.call_invitation(call)?,
+            Route::WidgetOffline { .. } => self.call_offline(call)?,
             Route::ListChannels
             | Route::GetChannel { .. }
             | Route::ConfigureChannel { .. }
             | Route::WhatsappTemplates
-            | Route::SendTemplate { .. } => self.call_channel(route, actor, body, ctx)?,
+            | Route::SendTemplate { .. } => self.call_channel(call)?,
         };
         Ok(reply)
     }
@@ -412,8 +427,6 @@ impl Lobby {
             .ok_or_else(|| ApiError::not_found(format!("client {client}")))
     }
 }
-
-impl Lobby {}
 
 fn client_of(actor: &Actor) -> Result<(&str, &str), ApiError> {
     match actor {

@@ -4,13 +4,14 @@
 use super::*;
 
 impl Lobby {
-    pub(super) fn call_offline(
-        &mut self,
-        route: &Route,
-        body: &[u8],
-        meta: &Meta,
-        ctx: &Ctx,
-    ) -> Result<Reply, ApiError> {
+    pub(super) fn call_offline(&mut self, call: Call) -> Result<Reply, ApiError> {
+        let Call {
+            route,
+            body,
+            meta,
+            ctx,
+            ..
+        } = call;
         let e = ctx.entropy;
         let reply = match route {
             Route::WidgetOffline { key } => {

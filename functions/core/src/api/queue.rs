@@ -5,14 +5,14 @@
 use super::*;
 
 impl Lobby {
-    pub(super) fn call_queue(
-        &mut self,
-        route: &Route,
-        actor: &Actor,
-        body: &[u8],
-        meta: &Meta,
-        ctx: &Ctx,
-    ) -> Result<Reply, ApiError> {
+    pub(super) fn call_queue(&mut self, call: Call) -> Result<Reply, ApiError> {
+        let Call {
+            route,
+            actor,
+            body,
+            meta,
+            ctx,
+        } = call;
         let reply = match route {
             Route::WidgetConfig { key } => {
                 let w = self.widget_for_page(key, meta)?;
