@@ -2,7 +2,17 @@
 //! admin configures and an operator may list (groups, operators, widgets), plus `me`. Inputs are
 //! checked here (lengths, e-mails, origins, passwords) before the tenant decides.
 
-use super::*;
+use lobby_wire as wire;
+use serde_json::json;
+
+use crate::auth::{self, Claims, TokenRole};
+use crate::error::{parse_json, ApiError};
+use crate::lobby::{Command, Group, Lobby, Operator, Tenant, Widget, DEFAULT_CHAT_LIMIT};
+
+use super::{
+    email_field, id, normalize_origin, password_field, text_field, valid_slug, Call, Reply, Route,
+    MAX_FIELD_CHARS,
+};
 
 impl Lobby {
     pub(super) fn call_administration(&mut self, call: Call) -> Result<Reply, ApiError> {

@@ -1,7 +1,15 @@
 //! The messaging channels' routes: an admin lists, reads and configures a channel (secrets never
 //! shown back), and the serving operator sends a WhatsApp template.
 
-use super::*;
+use lobby_wire as wire;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::channels::{Channel, ChannelConfig};
+use crate::error::{parse_json, ApiError};
+use crate::lobby::{Command, Event, Lobby};
+
+use super::{Call, Reply, Route};
 
 impl Lobby {
     pub(super) fn call_channel(&mut self, call: Call) -> Result<Reply, ApiError> {

@@ -1,7 +1,14 @@
 //! A conversation's routes, for the operator who serves it and for its client: sessions, messages
 //! (a sender's id makes a retry the same message), page views, typing, tags, notes and close.
 
-use super::*;
+use lobby_wire as wire;
+use serde_json::json;
+
+use crate::error::{parse_json, ApiError};
+use crate::lobby::{message_key, Author, Closer, Command, Event, Lobby};
+use crate::views::TypingTo;
+
+use super::{client_of, optional_field, text_field, Call, Ctx, Reply, Route, MAX_MESSAGE_CHARS};
 
 impl Lobby {
     pub(super) fn call_conversation(&mut self, call: Call) -> Result<Reply, ApiError> {

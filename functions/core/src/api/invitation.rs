@@ -1,7 +1,12 @@
 //! The invitation route: an operator makes a six-digit code (unused, unexpired codes are never
 //! handed out twice) for a client who will enter it and wait for that operator alone.
 
-use super::*;
+use lobby_wire as wire;
+
+use crate::error::{parse_json, ApiError};
+use crate::lobby::{Command, Lobby};
+
+use super::{Call, Reply, Route};
 
 impl Lobby {
     pub(super) fn call_invitation(&mut self, call: Call) -> Result<Reply, ApiError> {

@@ -16,13 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::{self, Claims, TokenRole};
-use crate::channels::{Channel, ChannelConfig};
-use crate::client_info;
 use crate::error::{parse_json, ApiError};
-use crate::lobby::{
-    message_key, Author, Client, Closer, Command, Details, Event, Group, Lobby, Millis, Operator,
-    Target, Tenant, Widget, DEFAULT_CHAT_LIMIT,
-};
+use crate::lobby::{Client, Event, Lobby, Millis, Operator, Widget};
 use crate::views::TypingTo;
 
 mod administration;

@@ -1,7 +1,14 @@
 //! The offline form's route: a client leaves a message when no one serves; it is stored and
 //! owed by e-mail to the widget's address.
 
-use super::*;
+use lobby_wire as wire;
+use serde_json::json;
+
+use crate::client_info;
+use crate::error::{parse_json, ApiError};
+use crate::lobby::{Command, Lobby};
+
+use super::{email_field, id, optional_field, text_field, Call, Reply, Route, MAX_MESSAGE_CHARS};
 
 impl Lobby {
     pub(super) fn call_offline(&mut self, call: Call) -> Result<Reply, ApiError> {

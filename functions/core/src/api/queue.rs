@@ -2,7 +2,15 @@
 //! browser tells of it), an operator's status, the queue and a client's preview, accept,
 //! redirect, and a client's leaving. Ids of clients an operator may not see answer 404.
 
-use super::*;
+use lobby_wire as wire;
+use serde_json::json;
+
+use crate::auth::{self, Claims, TokenRole};
+use crate::client_info;
+use crate::error::{parse_json, ApiError};
+use crate::lobby::{Command, Details, Lobby, Target};
+
+use super::{client_of, email_field, id, optional_field, Call, Ctx, Meta, Reply, Route};
 
 impl Lobby {
     pub(super) fn call_queue(&mut self, call: Call) -> Result<Reply, ApiError> {

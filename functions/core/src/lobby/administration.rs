@@ -2,7 +2,9 @@
 //! groups, operators (their groups and chat limits) and widgets. Ids and e-mails are unique;
 //! a chat limit never goes below what the operator serves at the moment.
 
-use super::*;
+use crate::error::ApiError;
+
+use super::{Command, Event, Lobby};
 
 impl Lobby {
     pub(super) fn decide_administration(&self, cmd: &Command) -> Result<Vec<Event>, ApiError> {

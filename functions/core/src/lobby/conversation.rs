@@ -2,7 +2,15 @@
 //! page views, tags and notes, and closing it. Only the serving operator writes in or closes a
 //! session; an operator's reply to a channel client is also owed to its provider.
 
-use super::*;
+use lobby_wire::{PageView, Party};
+
+use crate::error::ApiError;
+use crate::time::Millis;
+
+use super::{
+    Author, ClientState, Closer, Command, Event, Lobby, Note, MAX_MESSAGE_KEYS, MAX_NOTES,
+    MAX_PAGES_PER_SESSION, MAX_TAGS,
+};
 
 impl Lobby {
     pub(super) fn decide_conversation(

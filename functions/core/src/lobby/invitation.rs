@@ -2,7 +2,12 @@
 //! that operator alone. A code is used once and expires; the codes themselves and the guard
 //! against guessing them are [`crate::invitation`]'s.
 
-use super::*;
+use lobby_wire::EntryKind;
+
+use crate::error::ApiError;
+use crate::time::Millis;
+
+use super::{Command, Event, Lobby, Target};
 
 impl Lobby {
     pub(super) fn decide_invitation(

@@ -20,11 +20,10 @@ use lobby_wire::{Attachment, EntryKind, Page, PageView, Party, Presence, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::capacity;
 use crate::channels::{ChannelConfig, Channels, DeliveryState, Inbound, StatusUpdate};
 use crate::error::ApiError;
 use crate::invitation::{Guard, Invitation};
-use crate::outbox::{self, Mail};
+use crate::outbox::Mail;
 
 mod administration;
 mod channel;

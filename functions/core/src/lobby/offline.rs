@@ -1,7 +1,11 @@
 //! The offline form: a message left when no one serves, stored and owed by e-mail to the
 //! widget's address, then settled by the adapter's report of each attempt (with backoff).
 
-use super::*;
+use crate::error::ApiError;
+use crate::outbox;
+use crate::time::Millis;
+
+use super::{Command, Event, Lobby};
 
 impl Lobby {
     pub(super) fn decide_offline(&self, cmd: &Command, at: Millis) -> Result<Vec<Event>, ApiError> {

@@ -3,7 +3,16 @@
 //! waits by `(since, order)`, its entry time, so a redirect keeps its turn. A visit that ends,
 //! by leaving or by a close, is folded here too: it frees the queue place or the operator.
 
-use super::*;
+use lobby_wire::{EntryKind, PageView, Party, Presence, Role};
+
+use crate::capacity;
+use crate::error::ApiError;
+use crate::time::Millis;
+
+use super::{
+    Client, ClientState, Command, Event, Lobby, Note, Operator, Redirected, Session, Target,
+    ESTIMATE_WINDOW_MS, MAX_CLOSED_SESSIONS, MAX_RECENT_ACCEPTS,
+};
 
 impl Lobby {
     pub(super) fn decide_queue(&self, cmd: &Command, at: Millis) -> Result<Vec<Event>, ApiError> {
