@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::lobby::Millis;
+use crate::time::Millis;
 
 /// How long a code is good for unless the operator asks otherwise.
 pub const DEFAULT_TTL_SECONDS: i64 = 600;

@@ -3,8 +3,9 @@
 //! leading `tenant` column), how an event becomes a row, and how a tenant's state is rebuilt
 //! from its snapshot parts and the events after them. The adapters only run the statements.
 
-use crate::lobby::Millis;
-use crate::{snapshot, Event, Lobby};
+use crate::lobby::{Event, Lobby};
+use crate::snapshot;
+use crate::time::Millis;
 
 /// Whose database the journal lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

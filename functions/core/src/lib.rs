@@ -17,6 +17,8 @@
 //!   runtimes): body limit, token, authorization, the client's address, CORS.
 //! - [`journal`]: the journal's tables, rows and rebuild, shared by both runtimes' journals.
 //! - [`snapshot`]: when the journal snapshots a tenant's state, and how it is stored in parts.
+//! - [`time`]: the caller's clock as the core counts it, and the API's timestamp form; depends on
+//!   nothing else in the core.
 //! - [`watch`]: when an event stream without pushes (Spin's) looks at the journal, and reads it.
 
 pub mod api;
@@ -34,27 +36,10 @@ pub mod owed;
 pub mod request;
 pub mod routes;
 pub mod snapshot;
+pub mod time;
 pub mod views;
 pub mod watch;
 
 pub use error::ApiError;
-pub use lobby::{Command, Event, Lobby, Millis};
-
-/// RFC 3339 UTC with milliseconds, the API's timestamp format.
-pub fn rfc3339(at: Millis) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            super::rfc3339(1_700_000_000_123),
-            "2023-11-14T22:13:20.123Z"
-        );
-    }
-}
+pub use lobby::{Command, Event, Lobby};
+pub use time::{rfc3339, Millis};

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::lobby::Millis;
+use crate::time::Millis;
 
 /// Pauses before the 2nd, 3rd, … attempt.
 const BACKOFF_MS: [Millis; 6] = [

@@ -17,8 +17,9 @@ use crate::api::{self, Actor, Ctx, Meta, Reply, Route, Secrets, MAX_BODY_BYTES};
 use crate::auth::bearer;
 use crate::channels::desk::{hook_route, HookRequest};
 use crate::channels::Channel;
+use crate::error::ApiError;
 use crate::invitation::Guard;
-use crate::{ApiError, Lobby};
+use crate::lobby::Lobby;
 
 /// Which runtime serves the request. They differ in how live events travel, in which header
 /// the platform sets to the address that connected, and in how settings are named.

@@ -10,10 +10,96 @@
 //! it names), then regenerate `functions/core/openapi.json` (`make openapi`).
 
 use lobby_wire as wire;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::api::{Access, Route};
 use crate::error::ApiError;
+
+/// The largest request body the API reads.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "route", rename_all = "snake_case")]
+pub enum Route {
+    Healthz,
+    OpenApi,
+    CreateTenant,
+    Login,
+    ListGroups,
+    CreateGroup,
+    ListOperators,
+    CreateOperator,
+    ListWidgets,
+    CreateWidget,
+    Me,
+    SetStatus,
+    Ping,
+    Queue,
+    Preview { client: String },
+    AddTag { client: String },
+    AddNote { client: String },
+    UpdateOperator { operator: String },
+    Accept { client: String },
+    Redirect { client: String },
+    MySessions,
+    SessionMessages { session: String },
+    PostSessionMessage { session: String },
+    CloseSession { session: String },
+    SessionTyping { session: String },
+    OperatorEvents,
+    WidgetEntry { key: String },
+    WidgetConfig { key: String },
+    WidgetOffline { key: String },
+    CreateInvitation,
+    ClientMessages,
+    PostClientMessage,
+    ClientPages,
+    ClientLeave,
+    ClientTyping,
+    ClientEvents,
+    ListChannels,
+    GetChannel { channel: String },
+    ConfigureChannel { channel: String },
+    WhatsappTemplates,
+    SendTemplate { session: String },
+}
+
+/// Who may call a route, and where its tenant comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone; answered at the edge, no tenant.
+    Public,
+    /// The platform token; the tenant is the body's `slug`.
+    Platform,
+    /// Anyone; the tenant is the body's `tenant`.
+    Login,
+    /// Anyone on an allowed origin; the tenant is the widget key's.
+    Widget,
+    Admin,
+    Operator,
+    Client,
+}
+
+impl Route {
+    /// Who may call this route: its entry's in the route table.
+    pub fn access(&self) -> Access {
+        self.operation().access
+    }
+
+    /// The widget key of a widget route.
+    pub fn widget_key(&self) -> Option<&str> {
+        match self {
+            Route::WidgetEntry { key }
+            | Route::WidgetConfig { key }
+            | Route::WidgetOffline { key } => Some(key),
+            _ => None,
+        }
+    }
+
+    pub fn is_websocket(&self) -> bool {
+        matches!(self, Route::OperatorEvents | Route::ClientEvents)
+    }
+}
 
 /// A body's JSON Schema, known to the document's generator only. Without the `schema` feature
 /// (every runtime build) it holds nothing, so the Worker's and Spin's Wasm carry no schema code;

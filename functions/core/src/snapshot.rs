@@ -4,7 +4,7 @@
 //! JSON in parts of at most [`PART_BYTES`] bytes (a Durable Object's SQLite row holds at most
 //! 2 MB), each part cut at a character boundary so that every part is valid UTF-8 text.
 
-use crate::Lobby;
+use crate::lobby::Lobby;
 
 /// How many events may pile up after the snapshot before a new one is written.
 pub const EVERY: u64 = 500;

@@ -8,7 +8,7 @@ use lobby_wire::{
 };
 
 use crate::lobby::{Client, ClientState, Details, Event, Lobby, Operator, Redirected, Target};
-use crate::rfc3339;
+use crate::time::rfc3339;
 use lobby_wire::EntryKind;
 
 /// At most this many messages are replayed to a reconnecting client.
@@ -270,7 +270,7 @@ impl Lobby {
                         }),
                         client_message_id: key
                             .as_deref()
-                            .and_then(|k| crate::api::sender_message_id(k, *from, author))
+                            .and_then(|k| crate::lobby::sender_message_id(k, *from, author))
                             .map(str::to_string),
                     },
                 ))

@@ -15,7 +15,7 @@
 //! database) still delivers, late. [`Mode::Poll`] reads every [`POLL_MS`] instead, for such a
 //! database.
 
-use crate::Millis;
+use crate::time::Millis;
 
 /// How often a stream asks the change counter (the entry → event latency it adds is at most this).
 pub const CHECK_MS: Millis = 5;

@@ -23,7 +23,7 @@ use super::{
     InboundEvent, Method, ParseError, Profile, ProviderError, Sent, StatusUpdate, VerifyError,
 };
 use crate::error::ApiError;
-use crate::lobby::Millis;
+use crate::time::Millis;
 
 pub const DEFAULT_API_BASE: &str = "https://graph.facebook.com";
 /// The Graph API version of the Send API documentation this follows.

@@ -25,7 +25,7 @@ use sha2::Sha256;
 use thiserror::Error;
 
 use crate::error::ApiError;
-use crate::lobby::Millis;
+use crate::time::Millis;
 
 // ---------------------------------------------------------------- the neutral model
 

@@ -25,7 +25,7 @@ use super::{
     VerifyError,
 };
 use crate::error::ApiError;
-use crate::lobby::Millis;
+use crate::time::Millis;
 
 pub const DEFAULT_API_BASE: &str = "https://graph.facebook.com";
 /// The Graph API version of the Cloud API documentation this follows.
