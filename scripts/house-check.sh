@@ -4,7 +4,8 @@
 #   clones Lobby has only the repository; the served OpenAPI document and docs/ are its contract
 #   and its notes);
 # - `make dev` installs only what serving needs: the test tools (Chromium, schemathesis,
-#   cargo-fuzz) belong to `make test` alone.
+#   cargo-fuzz) belong to `make test` alone;
+# - the core's modules import each other without cycles (scripts/module-cycles.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -26,6 +27,11 @@ if grep -q -- 'install-tools.sh --tests' <<<"$dev"; then
 fi
 if ! grep -q -- 'install-tools.sh --tests' <<<"$(make -n test 2>/dev/null)"; then
   say "make test does not install the test tools (scripts/install-tools.sh --tests)"
+  fail=1
+fi
+
+if ! out=$(python3 scripts/module-cycles.py functions/core/src); then
+  say "$out"
   fail=1
 fi
 

@@ -5,7 +5,8 @@
 //! has no alarms, sends after a call or on a stream's tick when [`Lobby::is_due`] — rather than
 //! deciding from the events themselves.
 
-use crate::lobby::{Lobby, Millis};
+use crate::lobby::Lobby;
+use crate::time::Millis;
 
 impl Lobby {
     /// When the next owed e-mail or provider call is due; `None` when nothing is owed (every

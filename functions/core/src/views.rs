@@ -11,9 +11,6 @@ use crate::lobby::{Client, ClientState, Details, Event, Lobby, Operator, Redirec
 use crate::time::rfc3339;
 use lobby_wire::EntryKind;
 
-/// At most this many messages are replayed to a reconnecting client.
-pub const CLIENT_REPLAY: usize = 10_000;
-
 impl Lobby {
     fn widget_name(&self, details: &Details) -> Option<String> {
         let id = details.widget.as_ref()?;
@@ -200,18 +197,6 @@ impl Lobby {
                     .collect()
             })
             .unwrap_or_default()
-    }
-
-    /// The messages a reconnecting client's stream replays: those after message `after` (at
-    /// most [`CLIENT_REPLAY`]), as people see them. Live frames name each operator, so the
-    /// replay of the same messages must too (both runtimes send this).
-    pub fn client_replay(
-        &self,
-        session: &str,
-        log: &dyn crate::api::MessageLog,
-        after: u64,
-    ) -> Vec<Message> {
-        self.shown_messages(session, log.messages(session, after, CLIENT_REPLAY))
     }
 
     /// Messages read from the journal as people see them: each operator's message with its

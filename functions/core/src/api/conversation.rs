@@ -8,7 +8,9 @@ use crate::error::{parse_json, ApiError};
 use crate::lobby::{message_key, Author, Closer, Command, Event, Lobby};
 use crate::views::TypingTo;
 
-use super::{client_of, optional_field, text_field, Call, Ctx, Reply, Route, MAX_MESSAGE_CHARS};
+use super::{
+    client_of, optional_field, text_field, Call, Ctx, MessageLog, Reply, Route, MAX_MESSAGE_CHARS,
+};
 
 impl Lobby {
     pub(super) fn call_conversation(&mut self, call: Call) -> Result<Reply, ApiError> {
@@ -199,4 +201,21 @@ fn typing_reply(to: Option<TypingTo>) -> Reply {
     let mut reply = Reply::ok(json!({ "relayed": to.is_some() }));
     reply.typing = to;
     reply
+}
+
+/// At most this many messages are replayed to a reconnecting client.
+pub const CLIENT_REPLAY: usize = 10_000;
+
+impl Lobby {
+    /// The messages a reconnecting client's stream replays: those after message `after` (at
+    /// most [`CLIENT_REPLAY`]), as people see them. Live frames name each operator, so the
+    /// replay of the same messages must too (both runtimes send this).
+    pub fn client_replay(
+        &self,
+        session: &str,
+        log: &dyn MessageLog,
+        after: u64,
+    ) -> Vec<wire::Message> {
+        self.shown_messages(session, log.messages(session, after, CLIENT_REPLAY))
+    }
 }
