@@ -12,9 +12,9 @@ use lobby_core::channels::{self, Channel, HttpRequest};
 use lobby_core::lobby::Command;
 use lobby_core::outbox::{self, Mail};
 use lobby_core::request::Call;
-use lobby_core::views::TypingTo;
+use lobby_core::views::{StreamOf, TypingTo};
 use lobby_core::{ApiError, Event, Lobby, Millis};
-use lobby_wire::{ClientEvent, OperatorEvent, Party};
+use lobby_wire::{ClientEvent, OperatorEvent};
 use serde::{Deserialize, Serialize};
 use worker::*;
 
@@ -294,27 +294,13 @@ impl TenantRoom {
 
     /// Shows "typing…" on the sockets of whom it is for.
     fn tell_typing(&self, to: &TypingTo) {
-        match to {
-            TypingTo::Operator { operator, session } => {
-                for ws in self
-                    .state
-                    .get_websockets_with_tag(&format!("op:{operator}"))
-                {
-                    let _ = ws.send(&OperatorEvent::Typing {
-                        session: session.clone(),
-                    });
-                }
-            }
-            TypingTo::Client { client } => {
-                for ws in self
-                    .state
-                    .get_websockets_with_tag(&format!("client:{client}"))
-                {
-                    let _ = ws.send(&ClientEvent::Typing {
-                        from: Party::Operator,
-                    });
-                }
-            }
+        let (stream, typing) = to.frame();
+        let tag = match &stream {
+            StreamOf::Operator(id) => format!("op:{id}"),
+            StreamOf::Client(id) => format!("client:{id}"),
+        };
+        for ws in self.state.get_websockets_with_tag(&tag) {
+            let _ = ws.send(&typing);
         }
     }
 

@@ -541,3 +541,62 @@ pub enum TypingTo {
     /// The client whose operator is typing.
     Client { client: String },
 }
+
+/// Whose live streams a frame is for: every stream of one operator, or of one client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StreamOf {
+    Operator(String),
+    Client(String),
+}
+
+impl TypingTo {
+    /// The stream that shows this "typing…" and the frame it shows (never journaled, so it
+    /// carries no sequence number).
+    pub fn frame(&self) -> (StreamOf, serde_json::Value) {
+        let (to, frame) = match self {
+            TypingTo::Operator { operator, session } => (
+                StreamOf::Operator(operator.clone()),
+                serde_json::to_value(OperatorEvent::Typing {
+                    session: session.clone(),
+                }),
+            ),
+            TypingTo::Client { client } => (
+                StreamOf::Client(client.clone()),
+                serde_json::to_value(ClientEvent::Typing {
+                    from: Party::Operator,
+                }),
+            ),
+        };
+        (to, frame.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod typing_tests {
+    use super::*;
+
+    #[test]
+    fn typing_goes_to_the_serving_operators_tab_or_to_the_client_as_its_stream_frame() {
+        let to = TypingTo::Operator {
+            operator: "op_1".into(),
+            session: "s_1".into(),
+        };
+        assert_eq!(
+            to.frame(),
+            (
+                StreamOf::Operator("op_1".into()),
+                serde_json::json!({"type": "typing", "session": "s_1"})
+            )
+        );
+        let to = TypingTo::Client {
+            client: "c_1".into(),
+        };
+        assert_eq!(
+            to.frame(),
+            (
+                StreamOf::Client("c_1".into()),
+                serde_json::json!({"type": "typing", "from": "operator"})
+            )
+        );
+    }
+}

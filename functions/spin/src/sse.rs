@@ -40,10 +40,10 @@ use std::time::Duration;
 use futures::SinkExt;
 use http_body_util::BodyExt;
 use lobby_core::api::{Actor, Meta};
-use lobby_core::views::TypingTo;
+use lobby_core::views::{StreamOf, TypingTo};
 use lobby_core::watch::{Mode, Watch};
 use lobby_core::{ApiError, Lobby};
-use lobby_wire::{ClientEvent, OperatorEvent, Party};
+use lobby_wire::{ClientEvent, OperatorEvent};
 use spin_sdk::http::Response;
 
 use crate::journal::{Journal, Stored};
@@ -67,12 +67,6 @@ fn monotonic_millis() -> i64 {
     (spin_sdk::wasip3::clocks::monotonic_clock::now() / 1_000_000) as i64
 }
 
-/// Who reads the stream.
-enum Reader {
-    Operator { id: String },
-    Client { id: String },
-}
-
 fn frame<T: serde::Serialize>(id: Option<u64>, ev: &T) -> String {
     let json = serde_json::to_string(ev).unwrap_or_default();
     match id {
@@ -90,9 +84,9 @@ fn cursor(seq: u64) -> String {
 }
 
 /// Frames for events just appended (and already applied to `lobby`).
-fn project(lobby: &Lobby, reader: &Reader, stored: &[Stored], out: &mut Vec<String>) {
+fn project(lobby: &Lobby, reader: &StreamOf, stored: &[Stored], out: &mut Vec<String>) {
     match reader {
-        Reader::Operator { id } => {
+        StreamOf::Operator(id) => {
             let Some(op) = lobby.operators.get(id) else {
                 return;
             };
@@ -102,7 +96,7 @@ fn project(lobby: &Lobby, reader: &Reader, stored: &[Stored], out: &mut Vec<Stri
                 }
             }
         }
-        Reader::Client { id } => {
+        StreamOf::Client(id) => {
             let now = now_millis();
             for s in stored {
                 if let Some(ev) = lobby.client_event(id, &s.event, s.at) {
@@ -124,24 +118,9 @@ fn project(lobby: &Lobby, reader: &Reader, stored: &[Stored], out: &mut Vec<Stri
 }
 
 /// A "typing…" frame, if it is for this reader (never journaled, so without an `id:`).
-fn typing_frame(reader: &Reader, to: &TypingTo) -> Option<String> {
-    match (reader, to) {
-        (Reader::Operator { id }, TypingTo::Operator { operator, session }) if id == operator => {
-            Some(frame(
-                None,
-                &OperatorEvent::Typing {
-                    session: session.clone(),
-                },
-            ))
-        }
-        (Reader::Client { id }, TypingTo::Client { client }) if id == client => Some(frame(
-            None,
-            &ClientEvent::Typing {
-                from: Party::Operator,
-            },
-        )),
-        _ => None,
-    }
+fn typing_frame(reader: &StreamOf, to: &TypingTo) -> Option<String> {
+    let (stream, typing) = to.frame();
+    (stream == *reader).then(|| frame(None, &typing))
 }
 
 pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<Body>, ApiError> {
@@ -172,7 +151,7 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
                     }
                 }
                 frames.push(cursor(last));
-                Reader::Operator { id: id.clone() }
+                StreamOf::Operator(id.clone())
             }
             Actor::Client { id, session } => {
                 frames.push(frame(None, &lobby.client_status(id, session, now_millis())));
@@ -182,7 +161,7 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
                         frames.push(frame(Some(seq), &ClientEvent::Message { message }));
                     }
                 }
-                Reader::Client { id: id.clone() }
+                StreamOf::Client(id.clone())
             }
             _ => {
                 return Err(ApiError::Forbidden(
@@ -247,7 +226,7 @@ pub async fn open(tenant: String, actor: Actor, meta: Meta) -> Result<Response<B
                     }
                     last = new.last().map_or(last, |s| s.seq);
                     project(&lobby, &reader, &new, &mut out);
-                    if matches!(reader, Reader::Operator { .. }) {
+                    if matches!(reader, StreamOf::Operator(_)) {
                         out.push(cursor(last));
                     }
                 }
